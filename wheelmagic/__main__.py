@@ -1,0 +1,5 @@
+import sys
+
+from wheelmagic.cli import main
+
+sys.exit(main())

@@ -1,0 +1,442 @@
+"""Choosing one file per requirement: the newest version with a compatible wheel, then its best wheel.
+
+Pure: the caller brings candidates (from the index layer), the target interpreter's tags and
+Python version, and the supported properties (from the providers). Every rejected file keeps its
+reason, so `--explain` and error messages can say exactly why a build was not chosen.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import cached_property
+
+from packaging.requirements import Requirement
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
+from packaging.tags import Tag
+from packaging.utils import NormalizedName, canonicalize_name
+from packaging.version import Version
+
+from wheelmagic.errors import InvalidWheelName
+from wheelmagic.variants.filename import WheelName, parse_wheel_name
+from wheelmagic.variants.metadata import VariantsMetadata
+from wheelmagic.variants.ordering import (
+    SupportedProperties,
+    VariantKey,
+    check_compatible,
+    describe_key,
+    resolve_supported,
+    variant_sort_key,
+)
+from wheelmagic.variants.properties import NULL_LABEL, Properties, count
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One file offered by an index for a project."""
+
+    filename: str
+    url: str
+    index_url: str
+    sha256: str | None = None
+    requires_python: str | None = None
+    #: None: not yanked; a string: yanked, with this reason ("" when none was given).
+    yanked: str | None = None
+    size: int | None = None
+    #: PEP 658 metadata URL, when the index offers one.
+    metadata_url: str | None = None
+    #: Where the variant metadata for this file's release came from (for messages).
+    variants_source: str | None = None
+    #: A label given by the index layer to a non-variant file, e.g. `cu128` for a wheel from
+    #: PyTorch's per-backend index `/whl/cu128` (a "virtual variant").
+    virtual_label: str | None = None
+    #: Requires-Dist, when known (PEP 658 metadata), for companion consistency checks.
+    requires_dist: tuple[str, ...] | None = None
+
+    @cached_property
+    def wheel(self) -> WheelName:
+        return parse_wheel_name(self.filename)
+
+    @property
+    def label(self) -> str | None:
+        return self.wheel.label if self.wheel.label is not None else self.virtual_label
+
+
+@dataclass(frozen=True)
+class Rejection:
+    filename: str
+    index_url: str
+    reason: str
+    #: short machine-readable kind: invalid-name, not-wheel, yanked, requires-python, tags,
+    #: variant-unknown, variant-unsupported, label-not-requested, companion
+    kind: str
+
+
+@dataclass(frozen=True)
+class Ranked:
+    """A compatible candidate with what decided its place."""
+
+    candidate: Candidate
+    version: Version
+    label: str | None
+    properties: Properties
+    why: str
+
+
+@dataclass
+class Selection:
+    requirement: Requirement
+    ranked: list[Ranked] = field(default_factory=list)
+    rejected: list[Rejection] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def chosen(self) -> Ranked | None:
+        return self.ranked[0] if self.ranked else None
+
+    def explain(self) -> list[str]:
+        """Every decision, in words, best choice first."""
+        lines = [f"{self.requirement}:"]
+        for i, r in enumerate(self.ranked[:20]):
+            mark = "->" if i == 0 else "  "
+            lines.append(f" {mark} {r.candidate.filename} [{variant_name(r.label)}] {r.why}")
+        if len(self.ranked) > 20:
+            lines.append(f"    ... {len(self.ranked) - 20} more compatible files")
+        for rej in self.rejected:
+            lines.append(f"  x {rej.filename}: {rej.reason}")
+        lines.extend(f"  note: {n}" for n in self.notes)
+        return lines
+
+    def failure(self) -> str:
+        """Why nothing was chosen, grouped by reason, for the error message."""
+        if not self.rejected:
+            return f"no files for {self.requirement} on the index"
+        groups: dict[str, list[str]] = {}
+        for rej in self.rejected:
+            groups.setdefault(rej.reason, []).append(rej.filename)
+        parts = []
+        for reason, files in groups.items():
+            shown = ", ".join(files[:3]) + (f" and {len(files) - 3} more" if len(files) > 3 else "")
+            parts.append(f"{shown}: {reason}")
+        return "; ".join(parts)
+
+
+def variant_name(label: str | None) -> str:
+    return "non-variant" if label is None else label
+
+
+@dataclass(frozen=True)
+class Target:
+    """What we know about the interpreter we install into (all plain data)."""
+
+    tags: Sequence[Tag]
+    python_version: Version
+    marker_env: Mapping[str, str] | None = None
+
+
+def _tag_ranks(tags: Sequence[Tag]) -> dict[Tag, int]:
+    ranks: dict[Tag, int] = {}
+    for i, tag in enumerate(tags):
+        ranks.setdefault(tag, i)
+    return ranks
+
+
+def _allowed_versions(
+    req: Requirement, versions: Iterable[Version], prereleases: bool | None
+) -> set[Version]:
+    return set(req.specifier.filter(sorted(set(versions)), prereleases=prereleases))
+
+
+def _is_pinned(req: Requirement) -> bool:
+    return any(s.operator in ("==", "===") and "*" not in s.version for s in req.specifier)
+
+
+def select(
+    requirement: Requirement | str,
+    candidates: Sequence[Candidate],
+    *,
+    target: Target,
+    supported: SupportedProperties,
+    variants: Mapping[Version, VariantsMetadata] | None = None,
+    prereleases: bool | None = None,
+    variant_label: str | None = None,
+    abi_versions: Mapping[str, Version] | None = None,
+    enable_optional: Iterable[str] = (),
+    allowed_labels: Callable[[str | None], bool] | None = None,
+) -> Selection:
+    """Rank every file of `requirement` that can be installed on `target`, best first.
+
+    `variants` maps a release to its merged variant metadata (`{name}-{version}-variants.json`).
+    `variant_label` narrows the choice to one label (`--variant`); `allowed_labels` lets
+    `select_together` keep companions on torch's accelerator line.
+    """
+    req = Requirement(requirement) if isinstance(requirement, str) else requirement
+    name = canonicalize_name(req.name)
+    variants = variants or {}
+    sel = Selection(req)
+    ranks = _tag_ranks(target.tags)
+    parsed: list[Candidate] = []
+    for cand in candidates:
+        if not cand.filename.endswith(".whl"):
+            sel.rejected.append(Rejection(cand.filename, cand.index_url,
+                                          "not a wheel: wheelmagic installs wheels only", "not-wheel"))
+            continue
+        try:
+            wheel = cand.wheel
+        except InvalidWheelName as err:
+            sel.rejected.append(Rejection(cand.filename, cand.index_url, err.message, "invalid-name"))
+            continue
+        if wheel.name != name:
+            continue
+        parsed.append(cand)
+
+    allowed = _allowed_versions(req, (c.wheel.version for c in parsed), prereleases)
+    skipped_versions = sorted({c.wheel.version for c in parsed} - allowed, reverse=True)
+    if skipped_versions:
+        shown = ", ".join(str(v) for v in skipped_versions[:6])
+        sel.notes.append(f"versions not matching '{req.specifier or 'any'}' were skipped: {shown}"
+                         + (" ..." if len(skipped_versions) > 6 else ""))
+    pinned = _is_pinned(req)
+    unyanked_versions = {c.wheel.version for c in parsed if c.yanked is None}
+
+    supported_by_version: dict[Version, dict[str, dict[str, list[str]]]] = {}
+    scored: list[tuple[tuple[object, ...], Ranked]] = []
+    for cand in parsed:
+        wheel = cand.wheel
+        if wheel.version not in allowed:
+            continue
+        reject = _basic_rejection(cand, wheel, target, ranks, pinned, unyanked_versions)
+        if reject:
+            sel.rejected.append(Rejection(cand.filename, cand.index_url, reject[0], reject[1]))
+            continue
+        label = cand.label
+        if variant_label is not None and label != variant_label:
+            sel.rejected.append(Rejection(cand.filename, cand.index_url,
+                                          f"not the requested variant {variant_label!r}",
+                                          "label-not-requested"))
+            continue
+        if allowed_labels is not None and not allowed_labels(label):
+            sel.rejected.append(Rejection(
+                cand.filename, cand.index_url,
+                f"variant {variant_name(label)} is on another accelerator line than its "
+                "companions", "companion"))
+            continue
+        props: Properties = {}
+        key: VariantKey = ()
+        if label is None:
+            klass, why = 2, "non-variant wheel (ranked after every variant)"
+        else:
+            meta = variants.get(wheel.version)
+            if meta is None:
+                sel.rejected.append(Rejection(
+                    cand.filename, cand.index_url,
+                    f"variant wheel but the index has no {name}-{wheel.version}-variants.json, "
+                    "so its properties are unknown", "variant-unknown"))
+                continue
+            found = meta.properties(label)
+            if found is None:
+                sel.rejected.append(Rejection(
+                    cand.filename, cand.index_url,
+                    f"label {label!r} is missing from {meta.source}", "variant-unknown"))
+                continue
+            props = found
+            sup = supported_by_version.get(wheel.version)
+            if sup is None:
+                sup = resolve_supported(meta, supported, marker_env=target.marker_env,
+                                        abi_versions=abi_versions, enable_optional=enable_optional)
+                supported_by_version[wheel.version] = sup
+            reason = check_compatible(props, sup)
+            if reason is not None:
+                sel.rejected.append(Rejection(cand.filename, cand.index_url,
+                                              f"variant {label}: {reason}", "variant-unsupported"))
+                continue
+            key = variant_sort_key(props, meta.namespace_priorities, sup)
+            if count(props) == 0:
+                klass, why = 1, "null variant (ranked after every other variant)"
+            else:
+                klass, why = 0, describe_key(props, meta.namespace_priorities, sup)
+        tag_rank = min(ranks[t] for t in wheel.tags if t in ranks)
+        build = wheel.build
+        sort_key = (
+            _neg_version(wheel.version),
+            klass,
+            key,
+            label or "",
+            tag_rank,
+            -(build[0] if build else 0),
+        )
+        scored.append((sort_key, Ranked(cand, wheel.version, label, props, why)))
+    scored.sort(key=lambda item: item[0])
+    sel.ranked = [r for _, r in scored]
+    return sel
+
+
+def _neg_version(version: Version) -> tuple[object, ...]:
+    """A key that sorts newer versions first."""
+    return (_Reverse(version),)
+
+
+class _Reverse:
+    __slots__ = ("v",)
+
+    def __init__(self, v: Version) -> None:
+        self.v = v
+
+    def __lt__(self, other: _Reverse) -> bool:
+        return self.v > other.v
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Reverse) and self.v == other.v
+
+    def __hash__(self) -> int:
+        return hash(self.v)
+
+
+def _basic_rejection(
+    cand: Candidate,
+    wheel: WheelName,
+    target: Target,
+    ranks: Mapping[Tag, int],
+    pinned: bool,
+    unyanked_versions: set[Version],
+) -> tuple[str, str] | None:
+    if cand.yanked is not None and not (pinned and wheel.version not in unyanked_versions):
+        why = f": {cand.yanked}" if cand.yanked else ""
+        return f"yanked{why}", "yanked"
+    if cand.requires_python:
+        try:
+            spec = SpecifierSet(cand.requires_python)
+        except InvalidSpecifier:
+            spec = None  # pip ignores an invalid Requires-Python, and so do we
+        if spec is not None and not spec.contains(target.python_version, prereleases=True):
+            return (f"requires Python {cand.requires_python}; the target is "
+                    f"{target.python_version}", "requires-python")
+    if not any(t in ranks for t in wheel.tags):
+        shown = ", ".join(sorted(str(t) for t in wheel.tags)[:3])
+        return f"built for {shown}, which the target interpreter does not support", "tags"
+    return None
+
+
+# Companion consistency -------------------------------------------------------------------
+
+_CUDA_LABEL = re.compile(r"^cu(?:da)?(\d+?)\.?(\d)$")
+
+
+def accelerator_line(label: str | None) -> str | None:
+    """The accelerator line a label stands for: `cuda12.8`, `cpu`, `rocm6.4`, `xpu`.
+
+    Both the variant labels (`cuda12.8`, `null`) and the per-backend index names (`cu128`,
+    `cpu`, torch 2.8's `00000000`) map to the same line. Unknown labels give None.
+    """
+    if label is None:
+        return None
+    if label in (NULL_LABEL, "cpu", "00000000"):
+        return "cpu"
+    m = _CUDA_LABEL.match(label)
+    if m:
+        return f"cuda{m.group(1)}.{m.group(2)}"
+    if label.startswith("rocm") or label == "xpu":
+        return label
+    return None
+
+
+@dataclass
+class JointSelection:
+    selections: dict[NormalizedName, Selection]
+    chosen: dict[NormalizedName, Ranked]
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return len(self.chosen) == len(self.selections)
+
+
+#: The package whose build the others must follow, in this order of preference.
+ANCHORS = ("torch",)
+
+
+def select_together(
+    requirements: Sequence[Requirement | str],
+    candidates: Mapping[str, Sequence[Candidate]],
+    *,
+    target: Target,
+    supported: SupportedProperties,
+    variants: Mapping[str, Mapping[Version, VariantsMetadata]] | None = None,
+    prereleases: bool | None = None,
+    variant_label: str | None = None,
+    installed: Mapping[str, Version] | None = None,
+    enable_optional: Iterable[str] = (),
+) -> JointSelection:
+    """Select several packages so that they end on one build: the same torch, the same line.
+
+    torch (the anchor) is tried in rank order; for each of its choices every companion must
+    have a compatible file on the same accelerator line whose `abi_dependency` (or pinned
+    Requires-Dist) accepts that torch. The first choice that satisfies everyone wins.
+    """
+    reqs = [Requirement(r) if isinstance(r, str) else r for r in requirements]
+    by_name = {canonicalize_name(r.name): r for r in reqs}
+    variants = {canonicalize_name(k): v for k, v in (variants or {}).items()}
+    cands = {canonicalize_name(k): v for k, v in candidates.items()}
+    installed = {canonicalize_name(k): v for k, v in (installed or {}).items()}
+
+    def run(name: NormalizedName, abi: Mapping[str, Version], line: str | None) -> Selection:
+        def same_line(label: str | None) -> bool:
+            own = accelerator_line(label)
+            return line is None or own is None or own == line
+
+        return select(by_name[name], cands.get(name, ()), target=target, supported=supported,
+                      variants=variants.get(name), prereleases=prereleases,
+                      variant_label=variant_label if name in ANCHORS or len(reqs) == 1 else None,
+                      abi_versions=abi, enable_optional=enable_optional,
+                      allowed_labels=same_line if line else None)
+
+    anchor_name = next((a for a in ANCHORS if a in by_name), None)
+    if anchor_name is None:
+        alone = {n: run(n, installed, None) for n in by_name}
+        return JointSelection(alone, {n: s.chosen for n, s in alone.items() if s.chosen})
+    anchor = canonicalize_name(anchor_name)
+
+    anchor_sel = run(anchor, installed, None)
+    last: dict[NormalizedName, Selection] = {anchor: anchor_sel}
+    for choice in anchor_sel.ranked:
+        abi = {**installed, anchor: choice.version}
+        line = accelerator_line(choice.label)
+        sels: dict[NormalizedName, Selection] = {anchor: anchor_sel}
+        chosen: dict[NormalizedName, Ranked] = {anchor: choice}
+        for name in by_name:
+            if name == anchor:
+                continue
+            sel = run(name, abi, line)
+            sel.ranked = [r for r in sel.ranked if _pins_accept(r.candidate, anchor, choice.version)]
+            sels[name] = sel
+            if sel.chosen is None:
+                break
+            chosen[name] = sel.chosen
+        last = sels
+        if len(chosen) == len(by_name):
+            notes = []
+            if choice is not anchor_sel.chosen:
+                notes.append(f"{anchor} {choice.version} [{variant_name(choice.label)}] was chosen "
+                             f"over {anchor_sel.ranked[0].candidate.filename} so that "
+                             + ", ".join(n for n in by_name if n != anchor) + " match it")
+            return JointSelection(sels, chosen, notes)
+    missing = [n for n, s in last.items() if s.chosen is None]
+    return JointSelection(last, {}, [
+        "no consistent set: " + ", ".join(missing) + f" has no build that matches any {anchor} "
+        "build that fits this machine"
+    ] if anchor_sel.ranked else [])
+
+
+def _pins_accept(cand: Candidate, anchor: str, version: Version) -> bool:
+    """A companion whose known Requires-Dist pins the anchor must pin this version."""
+    if not cand.requires_dist:
+        return True
+    for line in cand.requires_dist:
+        try:
+            req = Requirement(line)
+        except Exception:
+            continue
+        if canonicalize_name(req.name) == anchor and req.marker is None and req.specifier:
+            return req.specifier.contains(version, prereleases=True)
+    return True
