@@ -1,0 +1,35 @@
+"""Shared test set-up. Heavy end-to-end tests are marked `e2e`: CI runs them; locally
+`pytest -m "not e2e"` or `WHEELMAGIC_SKIP_E2E=1` skips them."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests"))  # `import support.server` etc.
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if os.environ.get("WHEELMAGIC_SKIP_E2E") != "1":
+        return
+    skip = pytest.mark.skip(reason="WHEELMAGIC_SKIP_E2E=1")
+    for item in items:
+        if "e2e" in item.keywords:
+            item.add_marker(skip)
+
+
+@pytest.fixture(autouse=True)
+def _isolated_wheelmagic_env(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No test reads the developer's own cache, platform override or index settings."""
+    for var in list(os.environ):
+        if var.startswith(("WHEELMAGIC_", "NV_VARIANT_PROVIDER_", "AMD_VARIANT_PROVIDER_",
+                           "INTEL_VARIANT_PROVIDER_", "UV_CUDA_", "UV_AMD_")):
+            if var != "WHEELMAGIC_SKIP_E2E":
+                monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("WHEELMAGIC_CACHE_DIR", str(tmp_path_factory.mktemp("wm-cache")))

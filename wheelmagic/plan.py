@@ -1,0 +1,256 @@
+"""The one plan every front end shares: what to install, from where, and why.
+
+`make_plan` asks a candidate source (the index client) for each requested project, lets the
+pure engine choose one consistent set of builds for this platform and interpreter, and returns
+a `Plan` that says what will be installed, what is already in place, and the reasons. Nothing
+is downloaded or installed here: `wheelmagic.execute` does that.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol
+
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.utils import NormalizedName, canonicalize_name
+from packaging.version import Version
+
+from wheelmagic.errors import SelectionError, WheelmagicError
+from wheelmagic.variants.markers import VariantEnvironment
+from wheelmagic.variants.metadata import VariantsMetadata
+from wheelmagic.variants.ordering import SupportedProperties, resolve_supported
+from wheelmagic.variants.properties import Properties
+from wheelmagic.variants.selection import (
+    Candidate,
+    JointSelection,
+    Ranked,
+    Target,
+    accelerator_line,
+    select_together,
+    variant_name,
+)
+
+if TYPE_CHECKING:
+    from wheelmagic.interpreter import Interpreter
+    from wheelmagic.platform import Platform
+
+
+class ProjectFilesLike(Protocol):
+    candidates: Sequence[Candidate]
+    variants: Mapping[Version, VariantsMetadata]
+    notes: Sequence[str]
+
+
+class CandidateSource(Protocol):
+    """What `make_plan` needs from the index layer (`wheelmagic.index.IndexClient`)."""
+
+    def project(self, name: str) -> ProjectFilesLike: ...
+
+
+@dataclass(frozen=True)
+class PlannedFile:
+    name: NormalizedName
+    version: Version
+    filename: str
+    label: str | None
+    url: str
+    index_url: str
+    sha256: str | None
+    size: int | None
+    properties: Properties
+    #: the supported properties this file was judged with (for its variant markers)
+    supported: SupportedProperties
+    why: str = ""
+
+    @property
+    def variant(self) -> str:
+        """`null` for the null variant, '' for a non-variant wheel (the JSON contract)."""
+        return self.label if self.label is not None else ""
+
+    @property
+    def is_variant_file(self) -> bool:
+        """A real variant wheel (label in the filename), not a virtual per-backend one."""
+        return self.filename.endswith(f"-{self.label}.whl") if self.label else False
+
+    def variant_environment(self) -> VariantEnvironment:
+        return VariantEnvironment.for_wheel(self.label, self.properties, self.supported)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": str(self.name),
+            "version": str(self.version),
+            "filename": self.filename,
+            "variant": self.variant,
+            "url": self.url,
+            "sha256": self.sha256,
+        }
+
+
+@dataclass
+class Plan:
+    requirements: list[str]
+    packages: list[PlannedFile]
+    satisfied: list[PlannedFile]
+    platform: Platform
+    interpreter: Interpreter
+    reasons: list[str] = field(default_factory=list)
+    explanation: list[str] = field(default_factory=list)
+
+    @property
+    def nothing_to_do(self) -> bool:
+        return not self.packages
+
+    def summary(self) -> str:
+        """One line per front end: what will happen."""
+        if self.nothing_to_do:
+            done = ", ".join(_describe(p) for p in self.satisfied)
+            return f"already installed and fitting: {done}"
+        return "will install " + ", ".join(_describe(p) for p in self.packages)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "packages": [p.to_json() for p in self.packages],
+            "satisfied": [p.to_json() for p in self.satisfied],
+            "platform": self.platform.to_json(),
+            "python": self.interpreter.executable,
+            "reasons": list(self.reasons),
+        }
+
+
+def _describe(p: PlannedFile) -> str:
+    return f"{p.name} {p.version} [{variant_name(p.label)}]"
+
+
+def parse_requirements(requirements: Sequence[str]) -> list[Requirement]:
+    out = []
+    for text in requirements:
+        try:
+            out.append(Requirement(text))
+        except InvalidRequirement as err:
+            raise WheelmagicError(
+                f"{text!r} is not a valid requirement: {err}",
+                hint="write it as pip would, for example: torch, 'torch>=2.8', torch==2.14.1",
+            ) from None
+        if out[-1].url:
+            raise WheelmagicError(
+                f"{text!r} is a direct URL requirement",
+                hint="wheelmagic chooses among an index's files; use pip for direct URLs",
+            )
+    return out
+
+
+def make_plan(
+    requirements: Sequence[str],
+    *,
+    platform: Platform,
+    interpreter: Interpreter,
+    source: CandidateSource,
+    supported: SupportedProperties | None = None,
+    variant_label: str | None = None,
+    prereleases: bool | None = None,
+    installed: Mapping[str, tuple[Version, str | None]] | None = None,
+    reinstall: bool = False,
+) -> Plan:
+    """Choose one consistent set of builds for `requirements` on this platform.
+
+    `installed` maps a project to its installed version and accelerator line (`cuda13.0`,
+    `cpu`, ...): a choice that matches it is `satisfied` rather than reinstalled, and an
+    installed torch counts for companions' `abi_dependency` when torch itself is not requested.
+    """
+    from wheelmagic.providers import supported_properties
+
+    reqs = parse_requirements(requirements)
+    if not reqs:
+        raise WheelmagicError("nothing to install", hint="name at least one package, e.g. torch")
+    sup = supported if supported is not None else supported_properties(platform)
+    installed = {canonicalize_name(k): v for k, v in (installed or {}).items()}
+    names = [canonicalize_name(r.name) for r in reqs]
+    candidates: dict[str, Sequence[Candidate]] = {}
+    variants: dict[str, Mapping[Version, VariantsMetadata]] = {}
+    reasons: list[str] = []
+    for name in names:
+        files = source.project(name)
+        candidates[name] = files.candidates
+        variants[name] = files.variants
+        reasons.extend(f"{name}: {note}" for note in files.notes)
+    target = Target(
+        tags=interpreter.tags,
+        python_version=interpreter.python_version,
+        marker_env=interpreter.marker_env,
+    )
+    abi = {n: v for n, (v, _) in installed.items() if n not in names}
+    joint = select_together(
+        reqs, candidates, target=target, supported=sup, variants=variants,
+        prereleases=prereleases, variant_label=variant_label, installed=abi,
+    )
+    explanation = [line for sel in joint.selections.values() for line in sel.explain()]
+    explanation.extend(joint.notes)
+    if not joint.ok:
+        raise SelectionError(_failure_message(joint, platform), hint=(
+            "run again with --explain to see every file considered; --platform FILE plans for "
+            "another machine; --index-url/--extra-index-url choose other indexes"))
+    reasons.extend(joint.notes)
+    packages: list[PlannedFile] = []
+    satisfied: list[PlannedFile] = []
+    for name in names:
+        chosen = joint.chosen[name]
+        meta = variants[name].get(chosen.version)
+        planned = _planned(name, chosen, meta, sup, target, abi)
+        reasons.append(f"{name}: chose {chosen.candidate.filename} [{variant_name(chosen.label)}]"
+                       f" from {chosen.candidate.index_url}: {chosen.why}")
+        have = installed.get(name)
+        if not reinstall and have is not None and _same_build(have, chosen):
+            satisfied.append(planned)
+        else:
+            packages.append(planned)
+    return Plan(list(requirements), packages, satisfied, platform, interpreter, reasons, explanation)
+
+
+def _planned(
+    name: NormalizedName,
+    chosen: Ranked,
+    meta: VariantsMetadata | None,
+    sup: SupportedProperties,
+    target: Target,
+    abi: Mapping[str, Version],
+) -> PlannedFile:
+    resolved: SupportedProperties = (
+        resolve_supported(meta, sup, marker_env=target.marker_env, abi_versions=abi)
+        if meta is not None
+        else sup
+    )
+    cand = chosen.candidate
+    return PlannedFile(
+        name=name,
+        version=chosen.version,
+        filename=cand.filename,
+        label=chosen.label,
+        url=cand.url,
+        index_url=cand.index_url,
+        sha256=cand.sha256,
+        size=cand.size,
+        properties=chosen.properties,
+        supported=resolved,
+        why=chosen.why,
+    )
+
+
+def _same_build(have: tuple[Version, str | None], chosen: Ranked) -> bool:
+    version, line = have
+    if version.release != chosen.version.release or version.pre != chosen.version.pre:
+        return False
+    want = accelerator_line(chosen.label)
+    if want is None:  # a non-variant file: the local label (+cu128) is all we know
+        want = accelerator_line(chosen.version.local)
+    return want is None or line == want
+
+
+def _failure_message(joint: JointSelection, platform: Platform) -> str:
+    lines = []
+    for name, sel in joint.selections.items():
+        if sel.chosen is None or name not in joint.chosen:
+            lines.append(f"no installable build of {sel.requirement} for this machine: "
+                         + sel.failure())
+    lines.extend(joint.notes)
+    return "\n  ".join(lines) if lines else "no consistent set of builds was found"
