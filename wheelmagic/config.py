@@ -1,0 +1,126 @@
+"""Policy configuration for the import hook: what to do when the installed torch does not fit.
+
+One setting, ``on_mismatch``, read from two places:
+
+* the environment variable ``WHEELMAGIC_ON_MISMATCH`` (``auto``, ``fix``, ``warn``, ``off``);
+* IPython/traitlets config: ``c.Wheelmagic.on_mismatch = "warn"`` (``ipython_config.py`` or
+  ``ipython_kernel_config.py``).
+
+**The environment variable wins over the config file.** The variable is set for one process
+or one kernelspec (``kernel.json``'s ``env``), a container or a CI job, so it is the more
+specific choice; config files are per profile and shared by every kernel. It also gives an
+administrator or a test a way to force a policy without editing anyone's profile. An invalid
+value in the variable is ignored with a warning (the config value, or the default, applies).
+
+Policies:
+
+* ``auto`` (default): fix a ``broken`` build, warn about a ``suboptimal`` one;
+* ``fix``: fix both;
+* ``warn``: only explain, never install;
+* ``off``: do nothing at all.
+
+The index options (``c.Wheelmagic.index_url`` / ``extra_index_urls``) default to the same
+resolution the CLI uses (``WHEELMAGIC_INDEX_URL`` and friends, through
+``wheelmagic.index.resolve_indexes``): config values are passed as if given on the command line.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from traitlets import Enum, List, Unicode
+from traitlets.config import Configurable
+
+POLICIES: tuple[str, ...] = ("auto", "fix", "warn", "off")
+DEFAULT_POLICY = "auto"
+ENV_POLICY = "WHEELMAGIC_ON_MISMATCH"
+
+
+class Wheelmagic(Configurable):  # type: ignore[misc]
+    """wheelmagic's settings in IPython config (``c.Wheelmagic.<name> = ...``)."""
+
+    on_mismatch = Enum(
+        list(POLICIES),
+        default_value=DEFAULT_POLICY,
+        help="What the import hook does when the installed torch does not fit this machine: "
+        "'auto' fixes a broken build and warns about a suboptimal one, 'fix' fixes both, "
+        "'warn' only explains, 'off' does nothing. The environment variable "
+        "WHEELMAGIC_ON_MISMATCH, when set, wins over this setting.",
+    ).tag(config=True)
+
+    index_url = Unicode(
+        None,
+        allow_none=True,
+        help="Index to install fixes from (as --index-url); default: the CLI's resolution.",
+    ).tag(config=True)
+
+    extra_index_urls = List(
+        Unicode(),
+        default_value=[],
+        help="Extra indexes to install fixes from (as --extra-index-url).",
+    ).tag(config=True)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The resolved settings the hook acts on, with where the policy came from (for messages)."""
+
+    on_mismatch: str = DEFAULT_POLICY
+    source: str = "default"
+    index_url: str | None = None
+    extra_index_urls: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def fixes_broken(self) -> bool:
+        return self.on_mismatch in ("auto", "fix")
+
+    @property
+    def fixes_suboptimal(self) -> bool:
+        return self.on_mismatch == "fix"
+
+
+def _config_of(ip: Any) -> Any:
+    """The traitlets config of a running IPython, without importing IPython when absent."""
+    if ip is None and "IPython" in sys.modules:
+        try:
+            ip = sys.modules["IPython"].get_ipython()
+        except Exception:
+            ip = None
+    return getattr(ip, "config", None)
+
+
+def load_settings(ip: Any = None, environ: Mapping[str, str] | None = None) -> Settings:
+    """Resolve the policy: env var, then ``c.Wheelmagic.*`` config, then the default.
+
+    `ip` is the running InteractiveShell (or None: the current one if IPython is already
+    imported; plain Python has no config and uses the environment and the defaults).
+    """
+    env = os.environ if environ is None else environ
+    cfg = _config_of(ip)
+    configurable = Wheelmagic(config=cfg) if cfg is not None else Wheelmagic()
+    policy, source = configurable.on_mismatch, "default"
+    if cfg is not None and "Wheelmagic" in cfg and "on_mismatch" in cfg["Wheelmagic"]:
+        source = "config c.Wheelmagic.on_mismatch"
+    warnings: list[str] = []
+    raw = env.get(ENV_POLICY)
+    if raw is not None and raw.strip():
+        value = raw.strip().lower()
+        if value in POLICIES:
+            policy, source = value, f"environment {ENV_POLICY}"
+        else:
+            warnings.append(
+                f"wheelmagic: ignoring {ENV_POLICY}={raw!r} (expected one of "
+                f"{', '.join(POLICIES)}); using {policy!r} from {source}"
+            )
+    return Settings(
+        on_mismatch=policy,
+        source=source,
+        index_url=configurable.index_url,
+        extra_index_urls=tuple(configurable.extra_index_urls),
+        warnings=tuple(warnings),
+    )
