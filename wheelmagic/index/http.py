@@ -1,0 +1,296 @@
+"""HTTP for the index layer: one httpx client with our policy, and an ETag page cache.
+
+Policy: plain http only to loopback or `--trusted-host`; redirects are followed by hand so that
+each hop is checked (https->https, or loopback/trusted http; a downgrade is refused) and
+credentials are never sent to another host. Credentials come from the index URL's userinfo or
+from `~/.netrc` (`NETRC`); proxies and `SSL_CERT_FILE` from the environment (httpx
+`trust_env`); a CA bundle from `REQUESTS_CA_BUNDLE`/`PIP_CERT`/pip.conf `cert`.
+
+Page cache: a small hand-written ETag / Last-Modified store, one file per URL under
+`<cache>/http/`, written to a temp file and `os.replace`d (atomic on POSIX and NFS), so many
+processes on many machines can share it with no lock. We evaluated hishel: 2.0 keeps only
+SQLite and Redis storages (the file storage of 0.x is gone), SQLite locking is unreliable on
+the network file systems a JupyterHub shares caches on, and it would add msgpack/anysqlite.
+Like pip, every page is revalidated (`Cache-Control: max-age=0` + `If-None-Match` /
+`If-Modified-Since`): an unchanged index answers 304 and no body is downloaded again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import netrc
+import os
+import ssl
+import tempfile
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import unquote, urljoin, urlsplit
+from urllib.request import url2pathname
+
+import httpx
+
+from wheelmagic.errors import IndexError_
+from wheelmagic.index.urls import check_redirect, check_transport, redact
+
+MAX_REDIRECTS = 10
+USER_AGENT = "wheelmagic"
+
+
+@dataclass
+class Fetched:
+    url: str  # final URL after redirects
+    status: int
+    body: bytes
+    content_type: str
+    from_cache: bool = False
+
+
+class TooLarge(IndexError_):
+    pass
+
+
+def make_client(cert: str | None = None, timeout: float = 30.0) -> httpx.Client:
+    """An httpx client as pip users expect: env proxies, SSL_CERT_FILE, a CA bundle option."""
+    verify: ssl.SSLContext | bool = True
+    if cert:
+        verify = ssl.create_default_context(cafile=cert) if os.path.isfile(cert) else (
+            ssl.create_default_context(capath=cert))
+    return httpx.Client(
+        trust_env=True,
+        verify=verify,
+        follow_redirects=False,
+        timeout=httpx.Timeout(timeout, connect=min(timeout, 15.0)),
+        headers={"User-Agent": USER_AGENT},
+        limits=httpx.Limits(max_connections=32, max_keepalive_connections=16),
+    )
+
+
+class Credentials:
+    """Basic-auth per host: from index URLs' userinfo, then netrc. Never logged."""
+
+    def __init__(self, urls: Iterable[str] = ()) -> None:
+        self._by_host: dict[str, tuple[str, str]] = {}
+        for url in urls:
+            parts = urlsplit(url)
+            if parts.username is not None and parts.hostname:
+                self._by_host[parts.netloc.rpartition("@")[2].lower()] = (
+                    unquote(parts.username), unquote(parts.password or ""))
+        self._netrc: netrc.netrc | None | bool = False  # False: not read yet
+
+    def auth_for(self, url: str) -> httpx.BasicAuth | None:
+        parts = urlsplit(url)
+        if parts.username is not None:
+            return None  # httpx takes them from the URL
+        host = (parts.hostname or "").lower()
+        found = self._by_host.get(parts.netloc.lower()) or self._by_host.get(host)
+        if found:
+            return httpx.BasicAuth(*found)
+        if self._netrc is False:
+            try:
+                path = os.environ.get("NETRC")
+                self._netrc = netrc.netrc(path) if path or (Path.home() / ".netrc").exists() else None
+            except (OSError, netrc.NetrcParseError):
+                self._netrc = None
+        if isinstance(self._netrc, netrc.netrc):
+            entry = self._netrc.authenticators(host)
+            if entry and entry[0] is not None:
+                return httpx.BasicAuth(entry[0], entry[2] or "")
+        return None
+
+
+def _strip_userinfo(url: str) -> str:
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    return parts._replace(netloc=parts.netloc.rpartition("@")[2]).geturl()
+
+
+class PageCache:
+    """ETag/Last-Modified store: `<dir>/<sha256(url, accept)>` = JSON header line + body."""
+
+    def __init__(self, directory: Path | None) -> None:
+        self.dir = directory
+
+    def _path(self, url: str, accept: str) -> Path | None:
+        if self.dir is None:
+            return None
+        key = hashlib.sha256(f"{_strip_userinfo(url)}\n{accept}".encode()).hexdigest()
+        return self.dir / key[:2] / key
+
+    def load(self, url: str, accept: str) -> tuple[dict[str, str], bytes] | None:
+        path = self._path(url, accept)
+        if path is None:
+            return None
+        try:
+            with open(path, "rb") as fh:
+                header = json.loads(fh.readline())
+                body = fh.read()
+        except (OSError, ValueError):
+            return None
+        if not isinstance(header, dict) or header.get("length") != len(body):
+            return None
+        return header, body
+
+    def store(self, url: str, accept: str, response: httpx.Response, body: bytes) -> None:
+        path = self._path(url, accept)
+        if path is None:
+            return
+        cc = response.headers.get("cache-control", "").lower()
+        etag = response.headers.get("etag")
+        modified = response.headers.get("last-modified")
+        if "no-store" in cc or not (etag or modified):
+            return
+        header = {
+            "url": _strip_userinfo(url),
+            "final_url": _strip_userinfo(str(response.url)),
+            "etag": etag,
+            "last_modified": modified,
+            "content_type": response.headers.get("content-type", ""),
+            "length": len(body),
+            "stored": time.time(),
+        }
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(json.dumps(header).encode() + b"\n")
+                fh.write(body)
+            os.replace(tmp, path)
+        except OSError:
+            pass  # a cache we cannot write is only slower
+
+
+class Http:
+    """GET with our transport policy, manual redirects, size caps and the page cache."""
+
+    def __init__(
+        self,
+        client: httpx.Client,
+        *,
+        trusted_hosts: Iterable[str] = (),
+        credentials: Credentials | None = None,
+        cache: PageCache | None = None,
+        retries: int = 2,
+        backoff: float = 0.3,
+    ) -> None:
+        self.client = client
+        self.trusted_hosts = tuple(trusted_hosts)
+        self.credentials = credentials or Credentials()
+        self.cache = cache or PageCache(None)
+        self.retries = retries
+        self.backoff = backoff
+
+    def get(self, url: str, *, accept: str, max_bytes: int, what: str = "index page") -> Fetched:
+        """GET `url`; a 304 is answered from the cache. Raises IndexError_ for refused/failed."""
+        if urlsplit(url).scheme == "file":
+            return read_file_url(url, max_bytes)
+        check_transport(url, self.trusted_hosts, what=what)
+        cached = self.cache.load(url, accept)
+        headers = {"Accept": accept, "Cache-Control": "max-age=0"}
+        if cached:
+            if cached[0].get("etag"):
+                headers["If-None-Match"] = cached[0]["etag"]
+            if cached[0].get("last_modified"):
+                headers["If-Modified-Since"] = cached[0]["last_modified"]
+        attempt = 0
+        while True:
+            try:
+                return self._get_following(url, headers, accept, max_bytes, cached, what)
+            except (httpx.TransportError, _Retryable) as err:
+                attempt += 1
+                if attempt > self.retries:
+                    raise IndexError_(
+                        f"could not fetch {what} {redact(url)}: {_describe(err)}",
+                        hint="check the network, proxy (HTTPS_PROXY) and index URL, then retry",
+                    ) from None
+                time.sleep(self.backoff * 2 ** (attempt - 1))
+
+    def _get_following(
+        self,
+        url: str,
+        headers: dict[str, str],
+        accept: str,
+        max_bytes: int,
+        cached: tuple[dict[str, str], bytes] | None,
+        what: str,
+    ) -> Fetched:
+        current = url
+        for _ in range(MAX_REDIRECTS + 1):
+            with self.client.stream(
+                "GET", current, headers=headers, auth=self.credentials.auth_for(current)
+            ) as resp:
+                if resp.status_code in (301, 302, 303, 307, 308) and "location" in resp.headers:
+                    target = urljoin(current, resp.headers["location"])
+                    check_redirect(current, target, self.trusted_hosts)
+                    if urlsplit(target).netloc != urlsplit(current).netloc:
+                        headers = {k: v for k, v in headers.items() if k.lower() != "authorization"}
+                    current = target
+                    continue
+                if resp.status_code == 304 and cached:
+                    return Fetched(cached[0].get("final_url") or current, 200, cached[1],
+                                   cached[0].get("content_type", ""), from_cache=True)
+                if resp.status_code >= 500:
+                    raise _Retryable(f"HTTP {resp.status_code}")
+                if resp.status_code != 200:
+                    return Fetched(str(resp.url), resp.status_code, b"",
+                                   resp.headers.get("content-type", ""))
+                declared = resp.headers.get("content-length")
+                if declared and declared.isdigit() and int(declared) > max_bytes:
+                    raise TooLarge(f"{what} {redact(current)} is {int(declared)} bytes, over "
+                                   f"the {max_bytes}-byte limit",
+                                   hint="this is not a normal index file; check the index")
+                chunks: list[bytes] = []
+                total = 0
+                for chunk in resp.iter_bytes():
+                    total += len(chunk)
+                    if total > max_bytes:
+                        raise TooLarge(f"{what} {redact(current)} is over the {max_bytes}-byte "
+                                       "limit", hint="this is not a normal index file; check the index")
+                    chunks.append(chunk)
+                body = b"".join(chunks)
+                self.cache.store(url, accept, resp, body)
+                return Fetched(str(resp.url), 200, body, resp.headers.get("content-type", ""))
+        raise IndexError_(f"too many redirects fetching {redact(url)}",
+                          hint="check the index URL")
+
+
+class _Retryable(Exception):
+    pass
+
+
+def _describe(err: BaseException) -> str:
+    text = str(err) or type(err).__name__
+    return redact(text) if "://" in text else text
+
+
+def file_url_path(url: str) -> Path:
+    return Path(url2pathname(urlsplit(url).path))
+
+
+def read_file_url(url: str, max_bytes: int) -> Fetched:
+    """file:// pages: a file, a directory's index.html, or a generated listing of a directory."""
+    path = file_url_path(url)
+    try:
+        if path.is_dir():
+            index = path / "index.html"
+            if index.is_file():
+                path = index
+                url = url.rstrip("/") + "/index.html"
+            else:
+                links = "".join(
+                    f'<a href="{p.name}">{p.name}</a>\n' for p in sorted(path.iterdir()) if p.is_file()
+                )
+                base = url if url.endswith("/") else url + "/"
+                return Fetched(base, 200, links.encode(), "text/html")
+        if not path.is_file():
+            return Fetched(url, 404, b"", "")
+        if path.stat().st_size > max_bytes:
+            raise TooLarge(f"{redact(url)} is over the {max_bytes}-byte limit",
+                           hint="this is not a normal index file; check the index")
+        ctype = "application/json" if path.suffix == ".json" else "text/html"
+        return Fetched(url, 200, path.read_bytes(), ctype)
+    except OSError as err:
+        raise IndexError_(f"cannot read {url}: {err.strerror}", hint="check the path") from None

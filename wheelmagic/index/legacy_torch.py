@@ -1,0 +1,131 @@
+"""PyTorch's per-backend indexes (`/whl/cu128`, `/whl/cpu`, `/whl/rocm6.4`, `/whl/xpu`) as variants.
+
+A wheel from such an index, or one whose local version says `+cu128`, is a plain wheel built
+for one accelerator. We describe it as a *virtual variant*: the Candidate keeps its real
+filename and gets `virtual_label` (`cu128`; `null` for cpu), and we synthesize the release's
+variant metadata from `wheelmagic.torch_builds` so the engine can judge and rank it like a
+real variant wheel:
+
+* `cuXYZ` -> `nvidia :: cuda_version_lower_bound :: X.Y` and `nvidia :: sm_arch` = that torch
+  release's TORCH_CUDA_ARCH_LIST (`12.0+PTX` -> `120_real`, `120_virtual`);
+* `cpu` -> the null variant; `rocmX.Y` -> `amd :: rocm_version` + `amd :: gfx_arch`;
+  `xpu` -> `intel :: device_ip`.
+
+A label has one property set per release, so when x86_64 and aarch64 wheels of one release and
+backend differ in arch list, the label gets the union (it never rules a GPU out wrongly).
+Pure: no I/O.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Mapping, Sequence
+from urllib.parse import urlsplit
+
+from packaging.version import Version
+
+from wheelmagic import torch_builds
+from wheelmagic.errors import InvalidWheelName, VariantMetadataError
+from wheelmagic.variants.filename import parse_wheel_name
+from wheelmagic.variants.metadata import VariantsMetadata, merge_metadata, parse_variants_json
+from wheelmagic.variants.ordering import SupportedProperties, check_compatible
+from wheelmagic.variants.properties import NULL_LABEL
+
+NAMESPACES = ("nvidia", "intel", "amd")
+#: Backends `auto` considers, best first (uv's order: newest CUDA, ROCm, XPU; then cpu).
+AUTO_BACKENDS: tuple[str, ...] = (
+    "cu132", "cu130", "cu129", "cu128", "cu126", "cu118",
+    "rocm7.2", "rocm7.1", "rocm7.0", "rocm6.4", "rocm6.3", "rocm6.2.4", "rocm6.2", "rocm6.1",
+    "rocm6.0", "xpu",
+)
+
+
+def backend_of_index(index_url: str) -> str | None:
+    """`https://download.pytorch.org/whl/cu128/` -> `cu128` (the last path segment)."""
+    segments = [s for s in urlsplit(index_url).path.split("/") if s]
+    if segments and torch_builds.is_backend(segments[-1]):
+        return segments[-1]
+    return None
+
+
+def backend_of_filename(filename: str) -> str | None:
+    """`torch-2.8.0+cu128-...whl` -> `cu128`; None without a backend local version."""
+    try:
+        wheel = parse_wheel_name(filename)
+    except InvalidWheelName:
+        return None
+    local = wheel.version.local
+    return local if local and torch_builds.is_backend(local) else None
+
+
+def virtual_label(backend: str) -> str:
+    return NULL_LABEL if backend == "cpu" else backend
+
+
+def wheel_arch(filename: str) -> str:
+    return "aarch64" if ("aarch64" in filename or "arm64" in filename) else "x86_64"
+
+
+def synthesize(
+    project: str,
+    version: Version,
+    backends: Mapping[str, Sequence[str]],
+    base: VariantsMetadata | None = None,
+) -> tuple[VariantsMetadata, dict[str, str]]:
+    """Metadata for one release's virtual labels, merged with the release's real metadata.
+
+    `backends` maps backend -> the filenames seen for it. Returns the metadata and the label to
+    give each backend's files (a backend whose natural label clashes with a different real
+    label of the same name gets `<backend>_index`).
+    """
+    namespaces = list(base.namespace_priorities) if base else []
+    namespaces += [ns for ns in NAMESPACES if ns not in namespaces]
+    variants: dict[str, dict[str, dict[str, list[str]]]] = {}
+    labels: dict[str, str] = {}
+    for backend, filenames in backends.items():
+        merged: dict[str, dict[str, set[str]]] = {}
+        for arch in sorted({wheel_arch(f) for f in filenames} or {"x86_64"}):
+            props = torch_builds.backend_properties(backend, project, str(version.public), arch)
+            if props is None:
+                continue
+            for ns, feats in props.items():
+                for feat, values in feats.items():
+                    merged.setdefault(ns, {}).setdefault(feat, set()).update(values)
+        if not merged and backend != "cpu":
+            continue
+        table = {ns: {f: sorted(v) for f, v in fs.items()} for ns, fs in merged.items()}
+        label = virtual_label(backend)
+        if base is not None and label in base.variants:
+            existing = {ns: {f: sorted(v) for f, v in fs.items()}
+                        for ns, fs in base.variants[label].items()}
+            if existing != table:
+                label = f"{backend.replace('.', '_')}_index"
+        variants[label] = table
+        labels[backend] = label
+    doc = {
+        "$schema": "https://variants-schema.wheelnext.dev/peps/825/v0.1.1.json",
+        "default-priorities": {"namespace": namespaces},
+        "variants": variants,
+    }
+    source = f"wheelmagic's table of PyTorch builds ({project} {version})"
+    meta = parse_variants_json(doc, source)
+    if base is not None:
+        # cannot fail for a table built on `base`'s namespaces; if it did, keep ours alone
+        with contextlib.suppress(VariantMetadataError):
+            meta = merge_metadata([base, meta], source=f"{base.source} + {source}")
+    return meta, labels
+
+
+def backends_for(
+    supported: SupportedProperties | None, candidates: Sequence[str] = AUTO_BACKENDS
+) -> list[str]:
+    """`torch_backend=auto`: the backends whose (version-independent) properties this machine
+    supports, best first, then `cpu`. Without supported properties: only `cpu`."""
+    chosen: list[str] = []
+    if supported:
+        for backend in candidates:
+            props = torch_builds.backend_properties(backend)
+            if props and check_compatible(props, supported) is None:
+                chosen.append(backend)
+    chosen.append("cpu")
+    return chosen

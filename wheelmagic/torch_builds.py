@@ -1,0 +1,218 @@
+"""Facts about official PyTorch builds, as data with their sources.
+
+Why a table and not detection: a legacy per-backend index (`/whl/cu128`) says only "CUDA 12.8";
+which GPUs a build runs on is the release's `TORCH_CUDA_ARCH_LIST`, fixed at build time. These
+tables let the index layer describe such wheels as (virtual) variants and let `doctor` tell
+whether an installed build has kernels for this GPU.
+
+Sources (see shared/research/detection.md):
+* ``P-bc``: pytorch/pytorch@00c7a38 ``.ci/manywheel/build_cuda.sh`` (2.8 era);
+* ``P-ti``: pytorch/test-infra@43ec95c ``tools/pkg-helpers/pytorch_pkg_helpers/cuda.py``;
+* ``P-rel``: pytorch ``RELEASE.md`` support matrices (<= 2.14);
+* ``D``: recorded ``torch.cuda.get_arch_list()`` of PyPI torch 2.11 on an H100;
+* ``uv``: astral-sh/uv@26a9dd4 ``crates/uv-torch/src/backend.rs`` (gfx tables, package list);
+* ``conda``: moi90/pytorch_compute_capabilities (2.7 cu126);
+* ``U``: recalled, not verified.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from packaging.version import InvalidVersion, Version
+
+#: Where PyTorch publishes its per-backend indexes, and its variant-enabled index.
+DEFAULT_PYTORCH_INDEX_BASE = "https://download.pytorch.org/whl"
+DEFAULT_PYTORCH_VARIANT_INDEX = "https://wheelnext.github.io/variants-index/v0.0.3/"
+ENV_PYTORCH_INDEX_BASE = "WHEELMAGIC_PYTORCH_INDEX_BASE"
+ENV_PYTORCH_VARIANT_INDEX = "WHEELMAGIC_PYTORCH_VARIANT_INDEX"
+
+#: Packages PyTorch's per-backend choice applies to (uv's `applies_to`, PyTorch source, §1.5).
+PYTORCH_PACKAGES: frozenset[str] = frozenset(
+    {
+        "fbgemm-gpu", "fbgemm-gpu-genai", "pytorch-triton", "pytorch-triton-rocm",
+        "pytorch-triton-xpu", "torch", "torch-tensorrt", "torchao", "torcharrow", "torchaudio",
+        "torchcodec", "torchcsprng", "torchdistx", "torchrec", "torchserve", "torchtext",
+        "torchtune", "torchvision", "triton", "triton-rocm", "triton-xpu", "xformers",
+    }
+)
+
+_SM80_90 = ("8.0", "8.6", "9.0")
+_CU126 = ("5.0", "6.0", "7.0", "7.5", *_SM80_90)  # 2.7 conda, 2.8+ P-bc / P-ti
+_CU128_28 = ("7.0", "7.5", *_SM80_90, "10.0", "12.0")  # P-bc, P-ti (2.8-2.10)
+_CU13X = ("7.5", *_SM80_90, "10.0", "12.0+PTX")  # P-ti (2.9-2.10), P-rel (2.12-2.14)
+
+#: (torch minor release, CUDA index) -> TORCH_CUDA_ARCH_LIST, x86_64 Linux/Windows wheels.
+CUDA_ARCH_LISTS: dict[tuple[str, str], tuple[str, ...]] = {
+    ("2.7", "cu118"): ("3.7", "5.0", "6.0", "7.0", "7.5", *_SM80_90),  # U
+    ("2.7", "cu126"): _CU126,  # conda
+    ("2.7", "cu128"): ("7.5", *_SM80_90, "10.0", "12.0+PTX"),  # uv#14742 output
+    ("2.8", "cu126"): _CU126,  # P-bc
+    ("2.8", "cu128"): _CU128_28,  # P-bc
+    ("2.8", "cu129"): ("7.0", "7.5", *_SM80_90, "10.0", "12.0+PTX"),  # P-bc
+    ("2.9", "cu126"): _CU126,
+    ("2.9", "cu128"): _CU128_28,
+    ("2.9", "cu130"): _CU13X,  # P-ti
+    ("2.10", "cu126"): _CU126,
+    ("2.10", "cu128"): _CU128_28,
+    ("2.10", "cu130"): _CU13X,
+    ("2.11", "cu126"): _CU126,
+    ("2.11", "cu128"): ("7.5", *_SM80_90, "10.0", "12.0"),  # sm_70 dropped, pytorch#172352
+    ("2.11", "cu130"): ("7.5", *_SM80_90, "10.0", "12.0"),  # D: no compute_120
+    ("2.12", "cu126"): _CU126,
+    ("2.12", "cu130"): _CU13X,  # P-rel
+    ("2.12", "cu132"): _CU13X,
+    ("2.13", "cu126"): _CU126,
+    ("2.13", "cu130"): _CU13X,
+    ("2.13", "cu132"): _CU13X,
+    ("2.14", "cu126"): _CU126,
+    ("2.14", "cu130"): _CU13X,
+    ("2.14", "cu132"): _CU13X,
+}
+
+#: aarch64 (SBSA) wheels: cu126 = 8.0;9.0, cu13x = 8.0;9.0;10.0;11.0;12.0+PTX (P-rel).
+CUDA_ARCH_LISTS_AARCH64: dict[str, tuple[str, ...]] = {
+    "cu126": ("8.0", "9.0"),
+    "cu130": ("8.0", "9.0", "10.0", "11.0", "12.0+PTX"),
+    "cu132": ("8.0", "9.0", "10.0", "11.0", "12.0+PTX"),
+}
+
+#: ROCm index -> gfx targets (uv `LINUX_AMD_GPU_DRIVERS`, derived from get_arch_list()).
+_GFX_BASE = ("gfx900", "gfx906", "gfx908", "gfx90a", "gfx942")
+ROCM_GFX: dict[str, tuple[str, ...]] = {
+    "rocm7.2": (*_GFX_BASE, "gfx950", "gfx1030", "gfx1100", "gfx1101", "gfx1102", "gfx1150",
+                "gfx1151", "gfx1200", "gfx1201"),
+    "rocm7.1": (*_GFX_BASE, "gfx950", "gfx1030", "gfx1100", "gfx1101", "gfx1102", "gfx1200",
+                "gfx1201"),
+    "rocm7.0": (*_GFX_BASE, "gfx950", "gfx1030", "gfx1100", "gfx1101", "gfx1102", "gfx1200",
+                "gfx1201"),
+    "rocm6.4": (*_GFX_BASE, "gfx1030", "gfx1100", "gfx1101", "gfx1102", "gfx1200", "gfx1201"),
+    "rocm6.3": (*_GFX_BASE, "gfx1030", "gfx1100", "gfx1101", "gfx1102", "gfx1200", "gfx1201"),
+    "rocm6.2.4": (*_GFX_BASE, "gfx1030", "gfx1100", "gfx1101", "gfx1102", "gfx1200", "gfx1201"),
+    "rocm6.2": (*_GFX_BASE, "gfx1030", "gfx1100"),
+    "rocm6.1": (*_GFX_BASE, "gfx1030", "gfx1100", "gfx1101"),
+    "rocm6.0": (*_GFX_BASE, "gfx1030", "gfx1100"),
+}
+
+#: Intel `device_ip` values torch-xpu targets (torch 2.10's variants.json, research §4.2).
+XPU_DEVICE_IPS: tuple[str, ...] = (
+    "12.55.8", "12.60.7", "12.71.4", "12.74.4", "20.1.0", "20.4.4", "30.0.4", "30.1.0",
+)
+
+#: Per-backend index names PyTorch publishes (uv's list), newest first within each family.
+CUDA_INDEXES: tuple[str, ...] = (
+    "cu132", "cu130", "cu129", "cu128", "cu126", "cu125", "cu124", "cu123", "cu122", "cu121",
+    "cu120", "cu118", "cu117", "cu116", "cu115", "cu114", "cu113", "cu112", "cu111", "cu110",
+    "cu102", "cu101", "cu100", "cu92", "cu91", "cu90", "cu80",
+)
+ROCM_INDEXES: tuple[str, ...] = tuple(ROCM_GFX)
+BACKENDS: tuple[str, ...] = (*CUDA_INDEXES, *ROCM_INDEXES, "xpu", "cpu")
+
+#: companion release -> torch minor release. Verified: torchvision 0.28/0.29 METADATA pin torch
+#: ==2.13.0/==2.14.0 (/opt/pypi-more); 0.23-0.25 per the published variants.json sets. Others: U.
+TORCHVISION_TO_TORCH: dict[str, str] = {
+    "0.22": "2.7",  # U
+    "0.23": "2.8",
+    "0.24": "2.9",
+    "0.25": "2.10",
+    "0.26": "2.11",  # U
+    "0.27": "2.12",  # U
+    "0.28": "2.13",
+    "0.29": "2.14",
+}
+#: torchaudio numbers its releases like torch since 2.1 (2.8 <-> 2.8); U beyond 2.10.
+
+_BACKEND_RE = re.compile(r"^(cu\d{2,3}|cpu|rocm\d+(?:\.\d+){1,2}|xpu)$")
+
+
+def is_backend(name: str) -> bool:
+    """`cu128`, `cpu`, `rocm6.4`, `xpu`: the names of PyTorch's per-backend indexes."""
+    return bool(_BACKEND_RE.match(name))
+
+
+def cuda_version(backend: str) -> str | None:
+    """`cu128` -> `12.8`, `cu92` -> `9.2`; None for non-CUDA backends."""
+    m = re.fullmatch(r"cu(\d+)(\d)", backend)
+    return f"{int(m.group(1))}.{m.group(2)}" if m else None
+
+
+def torch_release(package: str, version: str) -> str | None:
+    """The torch minor release (`2.8`) a torch/torchvision/torchaudio version belongs to."""
+    try:
+        v = Version(version)
+    except InvalidVersion:
+        return None
+    minor = f"{v.major}.{v.minor}"
+    if package == "torchvision":
+        return TORCHVISION_TO_TORCH.get(minor)
+    if package in ("torch", "torchaudio"):
+        return minor
+    return None
+
+
+def cuda_archs(torch_version: str, cuda: str, arch: str = "x86_64") -> tuple[str, ...] | None:
+    """TORCH_CUDA_ARCH_LIST of the official build, e.g. ("7.5", ..., "12.0+PTX").
+
+    `cuda` is an index name (`cu128`) or a CUDA version (`12.8`). None when we do not know.
+    """
+    if not cuda.startswith("cu"):
+        cuda = "cu" + cuda.replace(".", "")
+    release = torch_release("torch", torch_version)
+    if release is None:
+        return None
+    if arch in ("aarch64", "arm64"):
+        return CUDA_ARCH_LISTS_AARCH64.get(cuda) if Version(release) >= Version("2.8") else None
+    return CUDA_ARCH_LISTS.get((release, cuda))
+
+
+def sm_arch_values(archs: tuple[str, ...]) -> tuple[str, ...]:
+    """TORCH_CUDA_ARCH_LIST -> `nvidia :: sm_arch` values: "12.0+PTX" -> 120_real, 120_virtual."""
+    values: list[str] = []
+    for item in archs:
+        cc, _, ptx = item.partition("+")
+        digits = cc.replace(".", "")
+        values.append(f"{digits}_real")
+        if ptx.upper() == "PTX":
+            values.append(f"{digits}_virtual")
+    return tuple(values)
+
+
+@dataclass(frozen=True)
+class BackendFacts:
+    """What a per-backend index means as variant properties (for `legacy_torch`)."""
+
+    backend: str
+    properties: dict[str, dict[str, tuple[str, ...]]]
+
+
+def backend_properties(
+    backend: str, package: str = "torch", version: str | None = None, arch: str = "x86_64"
+) -> dict[str, dict[str, tuple[str, ...]]] | None:
+    """Virtual variant properties of a build from index `backend`; {} = null variant (cpu).
+
+    None when the backend is unknown. A CUDA build whose arch list we do not know declares only
+    its CUDA lower bound (so it is never ruled out for the wrong reason).
+    """
+    if backend == "cpu":
+        return {}
+    if backend == "xpu":
+        return {"intel": {"device_ip": tuple(sorted(XPU_DEVICE_IPS))}}
+    if backend.startswith("rocm"):
+        gfx = ROCM_GFX.get(backend)
+        rocm = backend[4:]
+        rocm_mm = ".".join(rocm.split(".")[:2])
+        props: dict[str, tuple[str, ...]] = {"rocm_version": (rocm_mm,)}
+        if gfx:
+            props["gfx_arch"] = tuple(sorted(gfx))
+        return {"amd": props}
+    cv = cuda_version(backend)
+    if cv is None:
+        return None
+    nvidia: dict[str, tuple[str, ...]] = {"cuda_version_lower_bound": (cv,)}
+    release = torch_release(package, version) if version else None
+    if release is not None:
+        archs = cuda_archs(release, backend, arch)
+        if archs:
+            nvidia["sm_arch"] = tuple(sorted(sm_arch_values(archs)))
+    return {"nvidia": nvidia}
