@@ -1,0 +1,220 @@
+"""The target interpreter: its version, wheel tags, marker environment and where it installs.
+
+Why a subprocess for any interpreter other than this one: the tags, markers and
+site-packages that matter are the *target's* (a kernel's venv, `--python PATH`), and only
+that interpreter can compute them. It may not have `packaging` installed, so the probe puts
+the directory that holds *our* `packaging` on its `sys.path` first. Results are cached per
+executable path and modification time for the life of the process.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import packaging
+from packaging.tags import Tag
+from packaging.version import InvalidVersion, Version
+
+from wheelmagic.errors import WheelmagicError
+
+#: Seconds a target interpreter gets to answer the probe (a cold start on a slow disk).
+PROBE_TIMEOUT = 30.0
+
+
+class InterpreterError(WheelmagicError):
+    """The path given as an interpreter is not a working Python."""
+
+
+@dataclass(frozen=True)
+class Interpreter:
+    """What wheelmagic needs to know about one Python, read once."""
+
+    executable: str
+    python_version: Version
+    implementation: str
+    #: supported wheel tags, best first (`packaging.tags.sys_tags()` run *in* the target)
+    tags: tuple[Tag, ...] = field(repr=False)
+    #: `packaging.markers.default_environment()` of the target
+    marker_env: Mapping[str, str] = field(repr=False, compare=False, hash=False)
+    purelib: str = ""
+    platlib: str = ""
+    #: the target's `sys.path` as `import` sees it (no cwd entry)
+    sys_path: tuple[str, ...] = field(default=(), repr=False)
+    sys_prefix: str = ""
+    base_prefix: str = ""
+    is_venv: bool = False
+
+    @property
+    def site_packages(self) -> tuple[str, ...]:
+        """purelib and platlib, without duplicates: where installers put packages."""
+        return tuple(dict.fromkeys(p for p in (self.purelib, self.platlib) if p))
+
+    @property
+    def search_path(self) -> tuple[str, ...]:
+        """Where `import torch` would look, in order: sys.path, else the site-packages."""
+        return self.sys_path or self.site_packages
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "executable": self.executable,
+            "python_version": str(self.python_version),
+            "implementation": self.implementation,
+            "tags": [str(t) for t in self.tags[:5]],
+            "purelib": self.purelib,
+            "platlib": self.platlib,
+            "sys_prefix": self.sys_prefix,
+            "is_venv": self.is_venv,
+        }
+
+
+#: Runs inside the target. argv[1] is the directory that holds our `packaging`; it goes
+#: first on sys.path so that the target need not have packaging, and is not reported.
+_PROBE = r"""
+import json, sys, sysconfig
+path = [p for p in sys.path if p]
+sys.path.insert(0, sys.argv[1])
+from packaging.markers import default_environment
+from packaging.tags import sys_tags
+paths = sysconfig.get_paths()
+print(json.dumps({
+    "executable": sys.executable,
+    "version": "%d.%d.%d" % sys.version_info[:3],
+    "implementation": sys.implementation.name,
+    "tags": [str(t) for t in sys_tags()],
+    "marker_env": default_environment(),
+    "purelib": paths.get("purelib", ""),
+    "platlib": paths.get("platlib", ""),
+    "sys_path": path,
+    "prefix": sys.prefix,
+    "base_prefix": getattr(sys, "base_prefix", sys.prefix),
+}))
+"""
+
+_cache: dict[tuple[str, int], Interpreter] = {}
+
+
+def _packaging_root() -> str:
+    """The directory that contains the `packaging` package we import."""
+    return os.path.dirname(os.path.dirname(os.path.abspath(packaging.__file__)))
+
+
+def _current() -> Interpreter:
+    import sysconfig
+
+    from packaging.markers import default_environment
+    from packaging.tags import sys_tags
+
+    paths = sysconfig.get_paths()
+    return Interpreter(
+        executable=sys.executable,
+        python_version=Version(".".join(map(str, sys.version_info[:3]))),
+        implementation=sys.implementation.name,
+        tags=tuple(sys_tags()),
+        marker_env={k: str(v) for k, v in default_environment().items()},
+        purelib=paths.get("purelib", ""),
+        platlib=paths.get("platlib", ""),
+        sys_path=tuple(p for p in sys.path if p),
+        sys_prefix=sys.prefix,
+        base_prefix=sys.base_prefix,
+        is_venv=sys.prefix != sys.base_prefix,
+    )
+
+
+def _from_probe(requested: str, data: Mapping[str, Any]) -> Interpreter:
+    try:
+        tags: list[Tag] = []
+        for text in data["tags"]:
+            interpreter, abi, plat = text.split("-")
+            tags.append(Tag(interpreter, abi, plat))
+        prefix = str(data["prefix"])
+        base = str(data["base_prefix"])
+        return Interpreter(
+            # Keep the path we were given: a venv's python is often a symlink to the base
+            # interpreter, and resolving it would lose the venv.
+            executable=requested,
+            python_version=Version(str(data["version"])),
+            implementation=str(data["implementation"]),
+            tags=tuple(tags),
+            marker_env={str(k): str(v) for k, v in data["marker_env"].items()},
+            purelib=str(data["purelib"]),
+            platlib=str(data["platlib"]),
+            sys_path=tuple(str(p) for p in data["sys_path"]),
+            sys_prefix=prefix,
+            base_prefix=base,
+            is_venv=prefix != base,
+        )
+    except (KeyError, TypeError, ValueError, AttributeError, InvalidVersion) as err:
+        raise InterpreterError(
+            f"{requested}: the interpreter answered the probe with data wheelmagic cannot read "
+            f"({type(err).__name__}: {err})",
+            hint="check that it is a CPython or PyPy 3.8+ interpreter",
+        ) from None
+
+
+def _probe(python: str, timeout: float) -> Interpreter:
+    hint = "pass --python the path of a working interpreter, e.g. /path/to/venv/bin/python"
+    try:
+        proc = subprocess.run(
+            [python, "-c", _PROBE, _packaging_root()],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            stdin=subprocess.DEVNULL,
+        )
+    except subprocess.TimeoutExpired:
+        raise InterpreterError(
+            f"{python}: the interpreter did not answer within {timeout:g}s", hint=hint
+        ) from None
+    except OSError as err:
+        raise InterpreterError(
+            f"{python}: not a working Python interpreter ({err.strerror or err})", hint=hint
+        ) from None
+    if proc.returncode != 0:
+        tail = (proc.stderr or proc.stdout).strip().splitlines()[-3:]
+        raise InterpreterError(
+            f"{python}: not a working Python interpreter (exit status {proc.returncode}"
+            + (f": {' / '.join(tail)}" if tail else "")
+            + ")",
+            hint=hint,
+        )
+    lines = proc.stdout.strip().splitlines()
+    try:
+        data = json.loads(lines[-1]) if lines else None
+    except json.JSONDecodeError:
+        data = None
+    if not isinstance(data, dict):
+        raise InterpreterError(
+            f"{python}: the interpreter ran but did not print the probe's answer", hint=hint
+        )
+    return _from_probe(python, data)
+
+
+def inspect_interpreter(python: str | None = None, *, timeout: float = PROBE_TIMEOUT) -> Interpreter:
+    """The interpreter at `python` (default: this one), inspected once per path and mtime."""
+    current = python is None or os.path.abspath(python) == os.path.abspath(sys.executable)
+    path = sys.executable if current or python is None else os.path.abspath(python)
+    try:
+        mtime = os.stat(path).st_mtime_ns
+    except OSError as err:
+        raise InterpreterError(
+            f"{python or path}: no such interpreter ({err.strerror or err})",
+            hint="pass --python the path of a working interpreter, e.g. /path/to/venv/bin/python",
+        ) from None
+    key = (path, mtime)
+    cached = _cache.get(key)
+    if cached is not None:
+        return cached
+    result = _current() if current else _probe(path, timeout)
+    _cache[key] = result
+    return result
+
+
+def clear_cache() -> None:
+    """Forget every inspected interpreter (tests; after an interpreter was replaced)."""
+    _cache.clear()
