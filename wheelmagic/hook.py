@@ -274,6 +274,8 @@ class HookFinder:
         self._busy = False
         self._checked = False
         self._checkup: Checkup | None = None
+        #: what this process's one automatic fix did (never two per process)
+        self._fixed: str | None = None
         #: set once this process holds a build that was replaced on disk
         self.restart_pending: str | None = None
         #: watched modules that were already imported when the hook was installed
@@ -394,6 +396,10 @@ class HookFinder:
         diag = checkup.diagnosis
         hint = self._fix_hint(diag)
         requirements = list(getattr(diag, "fix_requirements", None) or [])
+        if self._fixed is not None:
+            _say(f"{_PREFIX} not fixing {name} again in this process: {self._fixed}; "
+                 f"if the problem stays after a restart, run: {hint}")
+            return None
         if not requirements:
             _say(f"{_PREFIX} no automatic fix is known for this; run `wheelmagic doctor` for details")
             return None
@@ -424,6 +430,7 @@ class HookFinder:
                  f"  {detail}\n  to fix it by hand: {hint}")
             return None
         attempts.finish(interp, signature, "fixed", outcome.summary)
+        self._fixed = outcome.summary or "a fitting build was installed"
         if outcome.summary:
             _say(f"{_PREFIX} {outcome.summary}")
         if not outcome.changed:
@@ -530,6 +537,11 @@ class HookFinder:
                          f"{settings.source}: not fixing automatically)")
             return "\n".join(lines)
         assert checkup is not None
+        if self._fixed is not None:
+            lines.append(f"  wheelmagic already installed a build in this process ({self._fixed}) "
+                         f"and its import failed: restart the process; if it fails again run: "
+                         f"{hint}")
+            return "\n".join(lines)
         outcome = self._fix(checkup, settings, name, cause)
         if outcome is None:
             lines.append(f"  the build was not changed; to fix it by hand run: {hint}")
@@ -553,10 +565,15 @@ def _first_reason(diag: Any) -> str:
 
 
 def mismatch_signature(diag: Any, cause: ErrorCause | None) -> str:
-    """A stable text for "this mismatch": the verdict, its reasons, the fix, the error kind."""
-    parts = [str(getattr(diag, "status", "")), *map(str, getattr(diag, "reasons", None) or []),
+    """A stable text for "this mismatch": the verdict, its reasons, the fix.
+
+    The error's kind counts only when the doctor itself found nothing wrong: a broken build
+    that also fails to import is one mismatch, not two (else it would be fixed twice).
+    """
+    status = str(getattr(diag, "status", ""))
+    parts = [status, *map(str, getattr(diag, "reasons", None) or []),
              "fix:", *map(str, getattr(diag, "fix_requirements", None) or [])]
-    if cause is not None:
+    if cause is not None and status not in ("broken", "suboptimal"):
         parts += ["error:", cause.kind, cause.library or ""]
     return "\n".join(parts)
 
