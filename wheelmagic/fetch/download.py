@@ -1,0 +1,396 @@
+"""Downloads: streamed, sha256-verified while streaming, resumable, retried, cached.
+
+`Fetcher.fetch(url, filename=..., sha256=...)` returns a path in the content-addressed cache.
+A file is used only after its hash matched (or, when the index gave no hash, after we hashed
+it and said so). Interrupted downloads keep `tmp/<key>.part` and continue with
+`Range: bytes=N-` (checked against `Content-Range`; a 200 restarts from zero). Connection
+errors and 5xx are retried with bounded exponential backoff; 4xx are final.
+
+Parallel range requests (`parallel=N`) split a large file over N connections. On loopback
+they were not faster than one stream that hashes as it goes (see benchmarks/bench_download.py
+and the report), so the default is one stream; the option stays for high-latency links.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import shutil
+import threading
+import time
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urljoin, urlsplit
+
+import httpx
+
+from wheelmagic.errors import DownloadError, IndexError_
+from wheelmagic.fetch.cache import WheelCache
+from wheelmagic.fetch.progress import ProgressCallback, Throttle
+from wheelmagic.index.http import Credentials, file_url_path, make_client
+from wheelmagic.index.urls import check_redirect, check_transport, redact, safe_filename
+
+CHUNK = 1 << 20
+PARALLEL_MIN_BYTES = 64 << 20
+
+
+class _Retry(Exception):
+    """A transient failure: try again (resuming from what we have)."""
+
+
+@dataclass
+class FetchResult:
+    path: Path
+    sha256: str
+    from_cache: bool
+    notes: list[str] = field(default_factory=list)
+
+
+class Fetcher:
+    """Downloads into a `WheelCache`. Thread-safe; one per session is enough."""
+
+    def __init__(
+        self,
+        cache: WheelCache | None = None,
+        *,
+        client: httpx.Client | None = None,
+        trusted_hosts: Iterable[str] = (),
+        credentials: Credentials | None = None,
+        progress: ProgressCallback | None = None,
+        retries: int = 5,
+        backoff: float = 0.5,
+        max_backoff: float = 8.0,
+        timeout: float = 60.0,
+        parallel: int = 1,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.cache = cache or WheelCache()
+        self._own_client = client is None
+        self.client = client or make_client(timeout=timeout)
+        self.trusted_hosts = tuple(trusted_hosts)
+        self.credentials = credentials or Credentials()
+        self.progress = progress
+        self.retries = retries
+        self.backoff = backoff
+        self.max_backoff = max_backoff
+        self.parallel = parallel
+        self.sleep = sleep
+
+    def close(self) -> None:
+        if self._own_client:
+            self.client.close()
+
+    def __enter__(self) -> Fetcher:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- public ------------------------------------------------------------------------------
+
+    def fetch(
+        self,
+        url: str,
+        *,
+        filename: str | None = None,
+        sha256: str | None = None,
+        size: int | None = None,
+        package: str | None = None,
+        index_url: str | None = None,
+    ) -> FetchResult:
+        """The verified file for `url` (from the cache when it is there)."""
+        what = package or "the file"
+        try:
+            name = safe_filename(filename or urlsplit(url).path.rsplit("/", 1)[-1])
+        except ValueError:
+            raise DownloadError(
+                f"{what}: refusing to download {redact(url)}: its file name {filename!r} "
+                "contains a path separator or '..'",
+                hint=f"the index {redact(index_url or url)} serves a bad link; report it") from None
+        sha256 = sha256.lower() if sha256 else None
+        if sha256:
+            hit = self.cache.get(sha256, name, size=size)
+            if hit:
+                self._finished(name, hit)
+                return FetchResult(hit, sha256, True)
+        key = sha256 or "url-" + hashlib.sha256(url.encode()).hexdigest()
+        with self.cache.lock(key):
+            if sha256:
+                hit = self.cache.get(sha256, name, size=size)
+                if hit:
+                    self._finished(name, hit)
+                    return FetchResult(hit, sha256, True)
+            part = self.cache.part_path(key)
+            if urlsplit(url).scheme == "file":
+                actual = self._copy_local(url, part, name, what)
+            else:
+                check_transport(url, self.trusted_hosts, what="download")
+                actual = self._download(url, part, name, size, what, index_url)
+            notes: list[str] = []
+            if sha256 and actual != sha256:
+                part.unlink(missing_ok=True)
+                raise DownloadError(
+                    f"{what}: {name} from {redact(url)} failed verification: expected sha256 "
+                    f"{sha256}, got {actual}; the file was discarded and not installed",
+                    hint="run the command again; if it fails the same way, the index (or a "
+                    f"proxy) serves a different file than it lists: report it to "
+                    f"{redact(index_url or url)}")
+            if not sha256:
+                notes.append(f"{what}: the index gave no hash for {name}; stored it by its "
+                             f"computed sha256 {actual}")
+            path = self.cache.put(part, actual, name)
+            _meta_path(part).unlink(missing_ok=True)
+            return FetchResult(path, actual, False, notes)
+
+    # -- internals ---------------------------------------------------------------------------
+
+    def _finished(self, name: str, path: Path) -> None:
+        if self.progress:
+            n = path.stat().st_size
+            t = Throttle(self.progress, name, n, start_bytes=n)
+            t.finish()
+
+    def _copy_local(self, url: str, part: Path, name: str, what: str) -> str:
+        src = file_url_path(url)
+        if not src.is_file():
+            raise DownloadError(f"{what}: {src} does not exist",
+                                hint="check the file:// index or --find-links directory")
+        h = hashlib.sha256()
+        throttle = Throttle(self.progress, name, src.stat().st_size)
+        with open(src, "rb") as fi, open(part, "wb") as fo:
+            while block := fi.read(CHUNK):
+                h.update(block)
+                fo.write(block)
+                throttle.update(len(block))
+        throttle.finish()
+        return h.hexdigest()
+
+    def _download(self, url: str, part: Path, name: str, size: int | None, what: str,
+                  index_url: str | None) -> str:
+        attempt = 0
+        last_error = ""
+        while True:
+            try:
+                if self.parallel > 1 and not part.exists():
+                    done = self._try_parallel(url, part, name, size, what, index_url)
+                    if done is not None:
+                        return done
+                return self._attempt(url, part, name, size, what, index_url)
+            except (_Retry, httpx.TransportError) as err:
+                last_error = str(err) or type(err).__name__
+                attempt += 1
+                if attempt > self.retries:
+                    have = part.stat().st_size if part.exists() else 0
+                    raise DownloadError(
+                        f"{what}: downloading {name} from {redact(url)} failed after "
+                        f"{attempt} attempts: {redact(last_error)}",
+                        hint=f"{have} bytes are kept; run the command again to resume, and "
+                        "check the network or proxy (HTTPS_PROXY)") from None
+                self.sleep(min(self.max_backoff, self.backoff * 2 ** (attempt - 1)))
+
+    def _open(self, url: str, headers: dict[str, str]) -> tuple[str, httpx.Response]:
+        """Send a streaming GET, following checked redirects; the caller closes it."""
+        current = url
+        for _ in range(10):
+            req = self.client.build_request("GET", current, headers=headers)
+            auth = self.credentials.auth_for(current)
+            resp = self.client.send(req, stream=True, auth=auth)
+            if resp.status_code in (301, 302, 303, 307, 308) and "location" in resp.headers:
+                resp.close()
+                target = urljoin(current, resp.headers["location"])
+                try:
+                    check_redirect(current, target, self.trusted_hosts)
+                except IndexError_ as err:
+                    raise DownloadError(err.message, hint=err.hint) from None
+                current = target
+                continue
+            return current, resp
+        raise DownloadError(f"too many redirects downloading {redact(url)}",
+                            hint="check the index")
+
+    def _status_error(self, resp: httpx.Response, url: str, name: str, what: str,
+                      index_url: str | None) -> DownloadError:
+        where = redact(index_url or url)
+        if resp.status_code == 404:
+            return DownloadError(
+                f"{what}: {name} is not at {redact(url)} (HTTP 404)",
+                hint=f"the index {where} lists a file it does not serve; check the index URL, "
+                "or run again later (the file may have been removed or be still uploading)")
+        if resp.status_code in (401, 403):
+            return DownloadError(
+                f"{what}: {redact(url)} refused access (HTTP {resp.status_code})",
+                hint="put credentials in the index URL or ~/.netrc")
+        return DownloadError(f"{what}: {redact(url)} answered HTTP {resp.status_code}",
+                             hint=f"check the index {where}")
+
+    def _attempt(self, url: str, part: Path, name: str, size: int | None, what: str,
+                 index_url: str | None) -> str:
+        offset = part.stat().st_size if part.exists() else 0
+        meta = _load_meta(part) if offset else {}
+        if offset and size is not None and offset > size:
+            part.unlink()
+            offset, meta = 0, {}
+        headers: dict[str, str] = {"Accept-Encoding": "identity"}
+        if offset:
+            headers["Range"] = f"bytes={offset}-"
+            validator = meta.get("etag") or meta.get("last_modified")
+            if validator:
+                headers["If-Range"] = validator
+        _final, resp = self._open(url, headers)
+        try:
+            status = resp.status_code
+            if status >= 500 or status == 429:
+                raise _Retry(f"HTTP {status}")
+            if status == 416 and offset:
+                total = _content_range_total(resp.headers.get("content-range", ""))
+                if total == offset:
+                    return _hash_file(part)  # we already have all of it
+                part.unlink()
+                raise _Retry("the server could not resume; starting again")
+            if status not in (200, 206):
+                raise self._status_error(resp, url, name, what, index_url)
+            h = hashlib.sha256()
+            if status == 206:
+                start, total = _parse_content_range(resp.headers.get("content-range", ""))
+                if start != offset:
+                    resp.close()
+                    part.unlink(missing_ok=True)
+                    raise _Retry("the server resumed at the wrong offset; starting again")
+                _hash_into(part, h)
+                mode = "ab"
+            else:
+                offset = 0
+                total = _int(resp.headers.get("content-length"))
+                mode = "wb"
+                _save_meta(part, resp)
+            expected_total = size if size is not None else total
+            throttle = Throttle(self.progress, name, expected_total, start_bytes=offset)
+            with open(part, mode) as fh:
+                for chunk in resp.iter_raw(CHUNK):
+                    fh.write(chunk)
+                    h.update(chunk)
+                    throttle.update(len(chunk))
+                fh.flush()
+            have = part.stat().st_size
+            if expected_total is not None and have < expected_total:
+                raise _Retry(f"the connection ended after {have} of {expected_total} bytes")
+            if expected_total is not None and have > expected_total:
+                part.unlink()
+                raise DownloadError(
+                    f"{what}: {redact(url)} sent {have} bytes, more than the {expected_total} "
+                    "expected; the file was discarded", hint="run again; if it persists, "
+                    "report the index")
+            throttle.finish()
+            return h.hexdigest()
+        finally:
+            resp.close()
+
+    def _try_parallel(self, url: str, part: Path, name: str, size: int | None, what: str,
+                      index_url: str | None) -> str | None:
+        """Split a large file over `parallel` range requests; None when not worth it."""
+        _final, resp = self._open(url, {"Range": "bytes=0-0", "Accept-Encoding": "identity"})
+        try:
+            if resp.status_code != 206:
+                return None
+            _start, total = _parse_content_range(resp.headers.get("content-range", ""))
+        finally:
+            resp.close()
+        if total is None or total < PARALLEL_MIN_BYTES:
+            return None
+        n = self.parallel
+        bounds = [(i * total // n, (i + 1) * total // n - 1) for i in range(n)]
+        throttle = Throttle(self.progress, name, total)
+        lock = threading.Lock()
+        with open(part, "wb") as fh:
+            fh.truncate(total)
+        fd = os.open(part, os.O_WRONLY)
+
+        def segment(b: tuple[int, int]) -> None:
+            pos = b[0]
+            _f, r = self._open(url, {"Range": f"bytes={b[0]}-{b[1]}",
+                                     "Accept-Encoding": "identity"})
+            try:
+                if r.status_code != 206:
+                    raise _Retry(f"HTTP {r.status_code} for a range request")
+                for chunk in r.iter_raw(CHUNK):
+                    os.pwrite(fd, chunk, pos)
+                    pos += len(chunk)
+                    with lock:
+                        throttle.update(len(chunk))
+            finally:
+                r.close()
+            if pos != b[1] + 1:
+                raise _Retry("a range ended early")
+
+        try:
+            with ThreadPoolExecutor(max_workers=n) as pool:
+                list(pool.map(segment, bounds))
+        except BaseException:
+            part.unlink(missing_ok=True)  # segments cannot be resumed: start over single-stream
+            raise
+        finally:
+            os.close(fd)
+        throttle.finish()
+        return _hash_file(part)
+
+
+def _int(value: str | None) -> int | None:
+    return int(value) if value and value.isdigit() else None
+
+
+def _parse_content_range(value: str) -> tuple[int | None, int | None]:
+    # "bytes 100-199/200"
+    try:
+        unit, _, rest = value.partition(" ")
+        span, _, total = rest.partition("/")
+        start = int(span.split("-")[0])
+        return start, (int(total) if total.isdigit() else None)
+    except ValueError:
+        return None, None
+
+
+def _content_range_total(value: str) -> int | None:
+    _, _, total = value.rpartition("/")
+    return int(total) if total.isdigit() else None
+
+
+def _hash_into(path: Path, h: Any) -> None:
+    with open(path, "rb") as fh:
+        while block := fh.read(CHUNK):
+            h.update(block)
+
+
+def _hash_file(path: Path) -> str:
+    h = hashlib.sha256()
+    _hash_into(path, h)
+    return h.hexdigest()
+
+
+def _meta_path(part: Path) -> Path:
+    return part.with_suffix(".json")
+
+
+def _save_meta(part: Path, resp: httpx.Response) -> None:
+    data = {"etag": resp.headers.get("etag"), "last_modified": resp.headers.get("last-modified")}
+    with contextlib.suppress(OSError):
+        _meta_path(part).write_text(json.dumps(data))
+
+
+def _load_meta(part: Path) -> dict[str, str]:
+    try:
+        data = json.loads(_meta_path(part).read_text())
+        return {k: v for k, v in data.items() if isinstance(v, str)}
+    except (OSError, ValueError, AttributeError):
+        return {}
+
+
+def copy_out(result: FetchResult, dest_dir: Path) -> Path:
+    """Copy a cached file out (for `pip download`-like use)."""
+    dest = dest_dir / result.path.name
+    shutil.copyfile(result.path, dest)
+    return dest
