@@ -1,0 +1,353 @@
+"""The notebook front end: `%variant_install`, `%variant_doctor`, `%variant_detect`.
+
+Thin on purpose: parse the line with the CLI's own `install` parser (same options, same
+defaults), call `make_plan` / `execute`, render, and decide about a restart. Everything heavy
+is imported inside the magic, so registering the magics at `%load_ext` costs nothing.
+
+Restart only when needed: a changed distribution whose top-level modules are not imported in
+this kernel is picked up by the next `import` after `importlib.invalidate_caches()`; one that
+was imported (a C extension cannot be loaded twice) needs a new process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import inspect
+import json
+import shlex
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from IPython.core.error import UsageError
+from IPython.core.magic import Magics, line_magic, magics_class
+
+from wheelmagic.render import Renderer, renderer_for
+
+MAGIC_NAMES = ("variant_install", "variant_doctor", "variant_detect")
+
+
+# -- option parsing: the CLI's parser, reused -----------------------------------------------
+
+
+class _MagicParser(argparse.ArgumentParser):
+    """argparse that raises instead of exiting the kernel."""
+
+    def error(self, message: str) -> Any:  # type: ignore[override]
+        raise UsageError(f"{self.prog}: {message}\n{self.format_usage().strip()}")
+
+    def exit(self, status: int = 0, message: str | None = None) -> Any:  # type: ignore[override]
+        if message:
+            print(message, file=sys.stderr)
+        raise _HelpShown()
+
+
+class _HelpShown(Exception):
+    """`--help` was printed: nothing else to do."""
+
+
+def _fallback_install_options(p: argparse.ArgumentParser) -> None:
+    """The install options as the CLI documents them; used until/unless the CLI offers its own."""
+    p.add_argument("packages", nargs="+", metavar="PACKAGE")
+    p.add_argument("--index-url", "-i")
+    p.add_argument("--extra-index-url", action="append", default=[])
+    p.add_argument("--torch-backend")
+    p.add_argument("--variant")
+    p.add_argument("--dry-run", action="store_true")
+    p.add_argument("--explain", action="store_true")
+    p.add_argument("--platform", metavar="FILE")
+    p.add_argument("--python", metavar="PATH")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--backend", choices=("auto", "pip", "uv"), default="auto")
+    p.add_argument("--pre", action="store_true")
+    p.add_argument("--reinstall", action="store_true")
+
+
+def install_parser() -> argparse.ArgumentParser:
+    """`wheelmagic install`'s parser under the magic's name, plus `--no-restart`.
+
+    Prefers `wheelmagic.commands.install.build_install_parser()`; otherwise takes the parser
+    that module's `register(subparsers)` builds, so the options can never drift apart.
+    """
+    parser: argparse.ArgumentParser | None = None
+    try:
+        cmd = importlib.import_module("wheelmagic.commands.install")
+    except ImportError:
+        cmd = None
+    builder = getattr(cmd, "build_install_parser", None)
+    if callable(builder):
+        parser = _retarget(builder())
+    elif cmd is not None and hasattr(cmd, "register"):
+        root = _MagicParser(prog="%variant_install", add_help=False)
+        sub = root.add_subparsers(parser_class=_MagicParser)
+        cmd.register(sub)
+        parser = sub.choices.get("install")
+    if parser is None:
+        parser = _MagicParser(prog="%variant_install",
+                              description="Install the PyTorch build that fits this machine.")
+        _fallback_install_options(parser)
+    parser.prog = "%variant_install"
+    if not any("--no-restart" in a.option_strings for a in parser._actions):
+        parser.add_argument("--no-restart", action="store_true",
+                            help="never restart the kernel; say when a restart is needed")
+    return parser
+
+
+def _retarget(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """Make a parser built elsewhere raise UsageError instead of calling sys.exit."""
+    parser.__class__ = type("_Retargeted", (_MagicParser, type(parser)), {})
+    return parser
+
+
+def parse_line(parser: argparse.ArgumentParser, line: str) -> argparse.Namespace | None:
+    """Parse a magic line with shell quoting; None when only help was asked for."""
+    try:
+        argv = shlex.split(line)
+    except ValueError as err:
+        raise UsageError(f"cannot parse {line!r}: {err}") from None
+    try:
+        return parser.parse_args(argv)
+    except _HelpShown:
+        return None
+
+
+# -- the engine: plan, execute ----------------------------------------------------------------
+
+
+@dataclass
+class InstallOutcome:
+    plan: Any
+    changed: list[str] = field(default_factory=list)
+    dry_run: bool = False
+
+
+def _call_accepting(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """Call `fn` with only the keyword arguments it declares (layers still settling)."""
+    try:
+        params = inspect.signature(fn).parameters
+    except (TypeError, ValueError):
+        return fn(*args, **kwargs)
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        return fn(*args, **kwargs)
+    return fn(*args, **{k: v for k, v in kwargs.items() if k in params})
+
+
+def _changed_names(result: Any, plan: Any) -> list[str]:
+    for attr in ("changed", "changed_distributions", "installed"):
+        value = getattr(result, attr, None)
+        if value:
+            return [str(getattr(v, "name", v)) for v in value]
+    if isinstance(result, (list, tuple)) and result:
+        return [str(getattr(v, "name", v)) for v in result]
+    return [str(p.name) for p in getattr(plan, "packages", [])]
+
+
+def run_install(args: argparse.Namespace, renderer: Renderer) -> InstallOutcome:
+    """The CLI's install flow, with the magic's renderer: detect, plan, show, execute."""
+    from wheelmagic.index import IndexClient, resolve_indexes
+    from wheelmagic.installed import plan_installed, read_installed
+    from wheelmagic.interpreter import inspect_interpreter
+    from wheelmagic.plan import make_plan
+    from wheelmagic.platform import current_platform
+    from wheelmagic.render import platform_summary
+
+    platform = current_platform(platform_file=getattr(args, "platform", None))
+    interpreter = inspect_interpreter(getattr(args, "python", None))
+    indexes = _call_accepting(
+        resolve_indexes,
+        index_url=getattr(args, "index_url", None),
+        extra_index_urls=list(getattr(args, "extra_index_url", None) or []),
+        torch_backend=getattr(args, "torch_backend", None),
+        target_python=interpreter.executable,
+    )
+    names = [_req_name(r) for r in args.packages]
+    installed = plan_installed(read_installed(interpreter, names))
+    dry_run = bool(getattr(args, "dry_run", False))
+    with IndexClient(indexes) as client:
+        plan = _call_accepting(
+            make_plan, list(args.packages), platform=platform, interpreter=interpreter,
+            source=client, variant_label=getattr(args, "variant", None),
+            prereleases=True if getattr(args, "pre", False) else None,
+            installed=installed,
+            reinstall=bool(getattr(args, "reinstall", False)
+                           or getattr(args, "force_reinstall", False)),
+        )
+        renderer.plan(plan, detected=platform_summary(platform),
+                      explain=bool(getattr(args, "explain", False)), dry_run=dry_run)
+        if dry_run or plan.nothing_to_do:
+            return InstallOutcome(plan, [], dry_run)
+        from wheelmagic.execute import execute
+
+        result = _call_accepting(
+            execute, plan, progress=renderer.progress, backend=getattr(args, "backend", None)
+            or "auto", interpreter=interpreter, source=client, indexes=indexes,
+        )
+    return InstallOutcome(plan, _changed_names(result, plan), False)
+
+
+def _req_name(text: str) -> str:
+    from packaging.requirements import InvalidRequirement, Requirement
+
+    try:
+        return Requirement(text).name
+    except InvalidRequirement:
+        return text
+
+
+# -- after the install: continue or restart ---------------------------------------------------
+
+
+def finish_install(changed: Sequence[str], renderer: Renderer, *, no_restart: bool = False,
+                   ip: Any = None) -> str:
+    """Continue in this kernel when possible, else restart it; returns what happened.
+
+    "continue", "manual" (restart needed, not done), or the restart strategy.
+    """
+    from wheelmagic.kernel import imported_modules
+
+    importlib.invalidate_caches()
+    hits = imported_modules(changed)
+    names = ", ".join(changed)
+    if not hits:
+        renderer.done(f"installed {names}; no restart needed: import it now")
+        return "continue"
+    why = "; ".join(f"{d} was already imported ({', '.join(m)})" for d, m in hits.items())
+    if no_restart:
+        renderer.done(f"installed {names}")
+        renderer.message(f"wheelmagic: restart the kernel to use the new build: {why}",
+                         level="warning")
+        return "manual"
+    renderer.done(f"installed {names}; restarting the kernel because {why}")
+    from wheelmagic.kernel.restart import restart_kernel
+
+    return restart_kernel(f"{why}; the new build loads in a new process", packages=list(changed),
+                          ip=ip)
+
+
+# -- the magics --------------------------------------------------------------------------------
+
+
+@magics_class
+class WheelmagicMagics(Magics):  # type: ignore[misc]
+    """`%variant_install`, `%variant_doctor`, `%variant_detect`."""
+
+    @line_magic
+    def variant_install(self, line: str) -> None:
+        """Install the PyTorch build that fits this machine into this kernel's Python.
+
+        Usage: %variant_install torch [torchvision ...] [--index-url URL] [--torch-backend B]
+        [--variant LABEL] [--dry-run] [--explain] [--platform FILE] [--backend pip|uv]
+        [--no-restart]. Same options as `wheelmagic install`; `--help` lists them all.
+        """
+        from wheelmagic.errors import WheelmagicError
+        from wheelmagic.kernel.restart import KernelRestarting
+
+        args = parse_line(install_parser(), line)
+        if args is None:
+            return
+        renderer = renderer_for(self.shell)
+        try:
+            outcome = run_install(args, renderer)
+        except WheelmagicError as err:
+            renderer.message(f"wheelmagic: error: {err}", level="error")
+            return
+        except KeyboardInterrupt:
+            renderer.message("wheelmagic: interrupted; nothing was changed after the last "
+                             "completed step.", level="warning")
+            return
+        if outcome.dry_run:
+            renderer.done("dry run: nothing was installed")
+            return
+        if not outcome.changed:
+            renderer.done(outcome.plan.summary())
+            return
+        what = finish_install(outcome.changed, renderer,
+                              no_restart=bool(getattr(args, "no_restart", False)), ip=self.shell)
+        if what in ("ipykernel", "colab"):
+            raise KernelRestarting("wheelmagic: the kernel is restarting to load the new build; "
+                                   "run the following cells once it is back.")
+
+    @line_magic
+    def variant_doctor(self, line: str) -> Any:
+        """The platform and the doctor's verdict on this kernel's torch (HTML in notebooks)."""
+        args = parse_line(_doctor_parser("%variant_doctor"), line)
+        if args is None:
+            return None
+        from wheelmagic.errors import WheelmagicError
+
+        try:
+            from wheelmagic.kernel import doctor_facts
+
+            platform, installed, diagnosis = doctor_facts(args.platform)
+        except WheelmagicError as err:
+            renderer_for(self.shell).message(f"wheelmagic: error: {err}", level="error")
+            return None
+        from wheelmagic.render import doctor_report
+
+        if args.json:
+            print(json.dumps(_diagnosis_json(diagnosis), indent=2, default=str))
+            return None
+        self._show(doctor_report(platform, diagnosis, _torch_of(installed)))
+        if args.explain:
+            explain = getattr(diagnosis, "explain", None)
+            lines = explain() if callable(explain) else list(getattr(diagnosis, "reasons", []))
+            print("\n".join(str(x) for x in lines))
+        return None
+
+    @line_magic
+    def variant_detect(self, line: str) -> None:
+        """What this machine offers (GPU, driver, CPU level), as the installer sees it."""
+        args = parse_line(_doctor_parser("%variant_detect"), line)
+        if args is None:
+            return
+        from wheelmagic.errors import WheelmagicError
+        from wheelmagic.platform import current_platform
+        from wheelmagic.render import detect_report
+
+        try:
+            platform = current_platform(platform_file=args.platform)
+        except WheelmagicError as err:
+            renderer_for(self.shell).message(f"wheelmagic: error: {err}", level="error")
+            return
+        if args.json:
+            print(json.dumps(platform.to_json(), indent=2, default=str))
+            return
+        self._show(detect_report(platform))
+
+    def _show(self, report: Any) -> None:
+        renderer_for(self.shell).report(report)
+
+
+def _doctor_parser(prog: str) -> argparse.ArgumentParser:
+    p = _MagicParser(prog=prog)
+    p.add_argument("--platform", metavar="FILE",
+                   help="read the platform snapshot from FILE instead of probing")
+    p.add_argument("--json", action="store_true", help="print machine-readable JSON")
+    p.add_argument("--explain", action="store_true", help="show the full reasoning")
+    return p
+
+
+def _torch_of(installed: Any) -> Any:
+    if isinstance(installed, dict):
+        torch = installed.get("torch")
+        return _Described(torch) if torch is not None else None
+    return installed
+
+
+class _Described:
+    def __init__(self, build: Any) -> None:
+        self.build = build
+
+    def summary(self) -> str:
+        fn = getattr(self.build, "describe", None)
+        return str(fn()) if callable(fn) else str(self.build)
+
+
+def _diagnosis_json(diagnosis: Any) -> Any:
+    fn = getattr(diagnosis, "to_json", None)
+    if callable(fn):
+        return fn()
+    return {k: getattr(diagnosis, k, None)
+            for k in ("status", "reasons", "predicted", "fix_command", "fix_magic")}
