@@ -158,6 +158,8 @@ class FixOutcome:
 
     changed: list[str] = field(default_factory=list)
     summary: str = ""
+    #: top-level modules whose files changed
+    modules: list[str] = field(default_factory=list)
 
 
 Doctor = Callable[[], "Checkup | None"]
@@ -178,28 +180,74 @@ def run_doctor() -> Checkup | None:
 
 
 def run_fix(checkup: Checkup, settings: Settings) -> FixOutcome:
-    """make_plan for the doctor's fix requirements, then execute it (this is the network part)."""
+    """Install the doctor's fix through the CLI's own path: `wheelmagic install REQS --variant`.
+
+    The same option parser, index resolution (``c.Wheelmagic.index_url`` acts as
+    ``--index-url``), `make_plan` and `execute` as the command line: this is the network part.
+    """
+    from wheelmagic.commands.install import build_install_parser, make_plan_for
     from wheelmagic.execute import execute
-    from wheelmagic.index import IndexClient, resolve_indexes
-    from wheelmagic.installed import plan_installed
-    from wheelmagic.interpreter import inspect_interpreter
-    from wheelmagic.plan import make_plan
 
     diag = checkup.diagnosis
-    interpreter = inspect_interpreter()
-    indexes = resolve_indexes(settings.index_url, list(settings.extra_index_urls),
-                              target_python=interpreter.executable)
-    installed = plan_installed(checkup.installed) if checkup.installed else None
-    with IndexClient(indexes, supported=checkup.supported) as client:
-        plan = make_plan(list(diag.fix_requirements), platform=checkup.platform,
-                         interpreter=interpreter, source=client, supported=checkup.supported,
-                         installed=installed)
+    argv = [*diag.fix_requirements, "--yes"]
+    if getattr(diag, "fix_variant", None):
+        argv += ["--variant", str(diag.fix_variant)]
+    if getattr(diag, "reinstall", False):
+        argv.append("--reinstall")
+    if settings.index_url:
+        argv += ["--index-url", settings.index_url]
+    for url in settings.extra_index_urls:
+        argv += ["--extra-index-url", url]
+    args = build_install_parser().parse_args(argv)
+    plan, indexes, client = make_plan_for(args)
+    try:
         if plan.nothing_to_do:
             return FixOutcome([], plan.summary())
-        result = execute(plan, source=client)
-    changed = getattr(result, "changed", None)
-    names = [str(n) for n in changed] if changed else [str(p.name) for p in plan.packages]
-    return FixOutcome(names, plan.summary())
+        result = execute(plan, source=client,  # indexes: the client's own config
+                         log=lambda m: _say(f"{_PREFIX} {m}"))
+    finally:
+        close = getattr(client, "close", None)
+        if callable(close):
+            close()
+    return FixOutcome(list(result.changed_names), result.summary(),
+                      sorted(result.changed_modules()))
+
+
+@dataclass
+class Repair:
+    """A fix made up when the doctor found nothing wrong but the import failed anyway.
+
+    Reinstalls the same release of the same accelerator line (missing or mixed libraries),
+    or, for a companion built for another torch, the companion matching the installed torch.
+    """
+
+    status: str
+    reasons: list[str]
+    fix_requirements: list[str]
+    fix_variant: str | None = None
+    reinstall: bool = True
+
+    @property
+    def fix_command(self) -> str:
+        tail = f" --variant {self.fix_variant}" if self.fix_variant else ""
+        return f"wheelmagic install {' '.join(self.fix_requirements)}{tail} --reinstall"
+
+    @property
+    def fix_magic(self) -> str:
+        return "%variant_install" + self.fix_command.removeprefix("wheelmagic install")
+
+
+def repair_for(checkup: Checkup, name: str, cause: ErrorCause) -> Repair | None:
+    """The `Repair` for a failed import of `name` that the doctor judged fitting."""
+    installed = checkup.installed or {}
+    torch = installed.get("torch")
+    if torch is None:
+        return None
+    if cause.kind == "companion-mismatch" and name != "torch":
+        return Repair("broken", [cause.summary], [name], None, reinstall=True)
+    reqs = [f"torch=={torch.version.public}"]
+    reqs += [f"{n}=={b.version.public}" for n, b in installed.items() if n != "torch"]
+    return Repair("broken", [cause.summary], reqs, getattr(torch, "variant_label", None))
 
 
 # -- output --------------------------------------------------------------------------------------
@@ -379,7 +427,7 @@ class HookFinder:
         outcome = self._fix(checkup, settings, name, cause=None)
         if outcome is None:
             return None
-        if self._can_continue(outcome.changed, module):
+        if self._can_continue(outcome.changed, module, outcome.modules):
             return self._refind(name, module, outcome)
         reason = (f"{', '.join(outcome.changed)} replaced while the old build is loaded in this "
                   "process")
@@ -437,7 +485,8 @@ class HookFinder:
             return None
         return outcome
 
-    def _can_continue(self, changed: Sequence[str], module: ModuleType) -> bool:
+    def _can_continue(self, changed: Sequence[str], module: ModuleType,
+                      modules: Sequence[str] = ()) -> bool:
         """True when no module of the replaced distributions is loaded (but the one being made).
 
         Python code could be re-run, but a C extension is never loaded twice from one path:
@@ -447,6 +496,7 @@ class HookFinder:
             return False
         loaded = {n: m for n, m in list(sys.modules.items()) if m is not module}
         tops = set(_NATIVE_FAMILY) | {c.replace("-", "_").lower() for c in changed}
+        tops |= set(modules)
         if any(n.partition(".")[0] in tops for n in loaded):
             return False
         try:
@@ -528,6 +578,11 @@ class HookFinder:
         status = getattr(diag, "status", None)
         if diag is not None and status in ("broken", "suboptimal"):
             lines.append(f"  the installed build: {_first_reason(diag)}")
+        if checkup is not None and status not in ("broken", "suboptimal"):
+            repair = repair_for(checkup, name, cause)
+            if repair is not None:
+                checkup = Checkup(repair, checkup.installed, checkup.platform, checkup.supported)
+                diag = repair
         if diag is None or not getattr(diag, "fix_requirements", None):
             lines.append("  run `wheelmagic doctor` to see what is installed and what fits")
             return "\n".join(lines)
