@@ -473,11 +473,14 @@ def diagnose(
     installed: Builds,
     platform: object,
     supported: SupportedProperties,
+    *,
+    where: str | None = None,
 ) -> Diagnosis:
     """Judge the installed torch (and its companions) against this machine.
 
     `installed` is `wheelmagic.installed.read_installed(...)`, `platform` a `Platform` snapshot,
-    `supported` `wheelmagic.providers.supported_properties(platform)`.
+    `supported` `wheelmagic.providers.supported_properties(platform)`; `where` names the
+    interpreter in the not-installed reason.
     """
     builds = {canonicalize_name(k): v for k, v in installed.items()}
     m = _machine(platform, supported)
@@ -485,7 +488,7 @@ def diagnose(
     if torch is None:
         diag = Diagnosis("not-installed")
         present = ", ".join(b.describe() for b in builds.values())
-        diag.reasons.append("torch is not installed in this environment"
+        diag.reasons.append(f"torch is not installed in {where or 'this environment'}"
                             + (f" (installed: {present})" if present else ""))
         diag.predicted.append("import torch fails: ModuleNotFoundError: No module named 'torch'")
         _fix(diag, "torch", _companion_reqs(builds, None), None)
@@ -512,6 +515,12 @@ def diagnose(
         companions = _companion_reqs(builds, None, release=rel)
     _fix(diag, torch_req, companions, variant)
     return diag
+
+
+def describe_platform(platform: object, supported: SupportedProperties | None = None) -> str:
+    """One line about the accelerator facts diagnose uses: driver, CUDA, GPUs, gfx."""
+    m = _machine(platform, supported or {})
+    return f"{_summary(m)} ({m.os} {m.arch})"
 
 
 def _summary(m: _Machine) -> str:

@@ -1,0 +1,126 @@
+"""`wheelmagic doctor`: does the installed torch fit this machine, and if not, the fix.
+
+Reads the target interpreter's installed builds from files (nothing is imported), judges them
+against the platform snapshot and prints the verdict. Exit status: 0 fits, 1 suboptimal,
+2 broken, 3 not installed (4 is the CLI's "wheelmagic itself failed").
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import sys
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, TextIO
+
+if TYPE_CHECKING:
+    from packaging.utils import NormalizedName
+
+    from wheelmagic.diagnose import Diagnosis
+    from wheelmagic.installed import InstalledBuild
+    from wheelmagic.interpreter import Interpreter
+
+
+def register(subparsers: Any) -> None:
+    from wheelmagic.cli import add_platform_options
+
+    parser = subparsers.add_parser(
+        "doctor",
+        help="check that the installed torch build fits this machine",
+        description="Check the installed torch (and torchvision, torchaudio) against this "
+        "machine without importing them: the verdict, the error PyTorch would give, and the "
+        "command that fixes it. Exit status: 0 fits, 1 suboptimal, 2 broken, 3 not installed.",
+    )
+    parser.add_argument(
+        "packages",
+        nargs="*",
+        metavar="PACKAGE",
+        help="packages to check (default: torch torchvision torchaudio)",
+    )
+    add_platform_options(parser)
+    parser.set_defaults(func=run)
+
+
+def _platform_json(platform: object) -> Any:
+    to_json = getattr(platform, "to_json", None)
+    if callable(to_json):
+        return to_json()
+    if dataclasses.is_dataclass(platform) and not isinstance(platform, type):
+        return dataclasses.asdict(platform)
+    return platform if isinstance(platform, dict) else repr(platform)
+
+
+def report_json(
+    diagnosis: Diagnosis,
+    installed: Mapping[NormalizedName, InstalledBuild],
+    platform: object,
+    interpreter: Interpreter,
+) -> dict[str, Any]:
+    """The `--json` document: the verdict first, then what it was judged on."""
+    out = diagnosis.to_json()
+    return {
+        "status": out.pop("status"),
+        "python": interpreter.to_json(),
+        "installed": {name: b.to_json() for name, b in installed.items()},
+        "platform": _platform_json(platform),
+        **out,
+    }
+
+
+def report_text(
+    diagnosis: Diagnosis,
+    installed: Mapping[NormalizedName, InstalledBuild],
+    platform_summary: str,
+    interpreter: Interpreter,
+    names: list[NormalizedName],
+    stream: TextIO,
+) -> None:
+    """A short table: platform, installed builds, verdict, reasons, predicted error, fix."""
+
+    def row(label: str, lines: list[str]) -> None:
+        for i, line in enumerate(lines or ["-"]):
+            for j, part in enumerate(line.splitlines() or [""]):
+                head = label if i == 0 and j == 0 else ""
+                pad = "" if j == 0 else "  "
+                print(f"  {head:<10} {pad}{part}", file=stream)
+
+    venv = ", venv" if interpreter.is_venv else ""
+    row("python", [f"{interpreter.executable} ({interpreter.python_version}{venv})"])
+    row("platform", [platform_summary])
+    row("installed", [installed[n].describe() if n in installed else f"{n}: not installed"
+                      for n in names])
+    row("verdict", [diagnosis.status])
+    row("why", [f"- {r}" for r in diagnosis.reasons])
+    if diagnosis.predicted:
+        row("pytorch", [f"- {p}" for p in diagnosis.predicted])
+    if diagnosis.fix_command:
+        row("fix", [diagnosis.fix_command, f"in a notebook: {diagnosis.fix_magic}"])
+    if diagnosis.notes:
+        row("notes", [f"- {n}" for n in diagnosis.notes])
+
+
+def run(args: argparse.Namespace) -> int:
+    from packaging.utils import canonicalize_name
+
+    from wheelmagic.diagnose import EXIT_CODES, describe_platform, diagnose
+    from wheelmagic.installed import DEFAULT_PACKAGES, read_installed
+    from wheelmagic.interpreter import inspect_interpreter
+    from wheelmagic.platform import current_platform
+    from wheelmagic.providers import supported_properties
+
+    names = [canonicalize_name(n) for n in (args.packages or DEFAULT_PACKAGES)]
+    interpreter = inspect_interpreter(args.python)
+    platform = current_platform(args.platform, os.environ)
+    supported = supported_properties(platform)
+    installed = read_installed(interpreter, names)
+    diagnosis = diagnose(installed, platform, supported, where=interpreter.executable)
+    if args.json:
+        doc = report_json(diagnosis, installed, platform, interpreter)
+        json.dump(doc, sys.stdout, indent=2, default=str)
+        sys.stdout.write("\n")
+    else:
+        report_text(diagnosis, installed, describe_platform(platform, supported), interpreter,
+                    names, sys.stdout)
+    return EXIT_CODES[diagnosis.status]
