@@ -235,11 +235,16 @@ def _make_handler(server: Server) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
+class _QuietServer(ThreadingHTTPServer):
+    def handle_error(self, request: object, client_address: object) -> None:
+        pass  # clients that hang up on purpose (size caps, drops) are not errors here
+
+
 @contextmanager
 def serve_directory(root: Path | str, host: str = "127.0.0.1") -> Iterator[Server]:
     """Serve `root` on a free loopback port in a background thread until the block ends."""
     server = Server(Path(root))
-    httpd = ThreadingHTTPServer((host, 0), _make_handler(server))
+    httpd = _QuietServer((host, 0), _make_handler(server))
     httpd.daemon_threads = True
     server.base_url = f"http://{host}:{httpd.server_address[1]}/"
     thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05},
@@ -271,3 +276,48 @@ def random_file(path: Path, size: int, seed: int = 0) -> Path:
             fh.write(os.urandom(n))
             left -= n
     return path
+
+
+def make_wheel(
+    directory: Path,
+    name: str,
+    version: str,
+    *,
+    tag: str = "py3-none-any",
+    label: str | None = None,
+    variant_json: dict[str, object] | None = None,
+    requires_python: str | None = None,
+    payload: bytes = b"",
+) -> Path:
+    """A tiny valid wheel (zipfile); with `label`, a variant wheel carrying `variant_json`."""
+    import zipfile
+
+    from packaging.utils import canonicalize_name
+
+    dist = canonicalize_name(name).replace("-", "_")
+    filename = f"{dist}-{version}-{tag}" + (f"-{label}" if label else "") + ".whl"
+    info = f"{dist}-{version}.dist-info"
+    meta = f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n"
+    if requires_python:
+        meta += f"Requires-Python: {requires_python}\n"
+    path = directory / filename
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr(f"{dist}/__init__.py", b"# test\n" + payload)
+        zf.writestr(f"{info}/METADATA", meta)
+        zf.writestr(f"{info}/WHEEL", "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\n")
+        if variant_json is not None:
+            import json
+
+            zf.writestr(f"{info}/variant.json", json.dumps(variant_json))
+        zf.writestr(f"{info}/RECORD", "")
+    return path
+
+
+def variant_doc(label: str, properties: dict[str, dict[str, list[str]]],
+                namespaces: tuple[str, ...] = ("nvidia",)) -> dict[str, object]:
+    """A PEP 825 variant.json for one label."""
+    return {
+        "$schema": "https://variants-schema.wheelnext.dev/peps/825/v0.1.1.json",
+        "default-priorities": {"namespace": list(namespaces)},
+        "variants": {label: properties},
+    }

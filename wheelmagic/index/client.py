@@ -177,7 +177,8 @@ class IndexClient:
         try:
             fetched = self.http.get(source.url, accept=ACCEPT, max_bytes=MAX_PAGE_BYTES)
         except IndexError_ as err:
-            return [], [], f"{project}: index {where}: {err.message}"
+            hint = f" ({err.hint})" if err.hint else ""
+            return [], [], f"{project}: index {where}: {err.message}{hint}"
         if fetched.status == 404:
             return [], [f"{project}: not on index {where}"], None
         if fetched.status in (401, 403):

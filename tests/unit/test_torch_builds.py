@@ -1,0 +1,67 @@
+"""The PyTorch build facts and their reading as virtual variants."""
+
+from __future__ import annotations
+
+from packaging.version import Version
+
+from wheelmagic import torch_builds as tb
+from wheelmagic.index import legacy_torch as lt
+from wheelmagic.variants.ordering import check_compatible
+
+
+def test_cuda_archs() -> None:
+    assert tb.cuda_archs("2.8.0", "cu128") == ("7.0", "7.5", "8.0", "8.6", "9.0", "10.0", "12.0")
+    assert tb.cuda_archs("2.8.0+cu129", "12.9")[-1] == "12.0+PTX"  # type: ignore[index]
+    assert tb.cuda_archs("2.11.0", "cu128")[0] == "7.5"  # type: ignore[index]  # sm_70 dropped
+    assert tb.cuda_archs("2.13.0", "cu130", "aarch64") == ("8.0", "9.0", "10.0", "11.0", "12.0+PTX")
+    assert tb.cuda_archs("2.8.0", "cu130") is None
+    assert tb.cuda_archs("not a version", "cu128") is None
+    assert "torch" in tb.PYTORCH_PACKAGES and "numpy" not in tb.PYTORCH_PACKAGES
+
+
+def test_sm_arch_values_and_properties() -> None:
+    assert tb.sm_arch_values(("7.5", "12.0+PTX")) == ("75_real", "120_real", "120_virtual")
+    props = tb.backend_properties("cu128", "torch", "2.8.0")
+    assert props is not None
+    assert props["nvidia"]["cuda_version_lower_bound"] == ("12.8",)
+    assert "120_real" in props["nvidia"]["sm_arch"] and "70_real" in props["nvidia"]["sm_arch"]
+    # torchvision 0.23 maps to torch 2.8's arch list
+    assert tb.backend_properties("cu128", "torchvision", "0.23.0") == props
+    assert tb.backend_properties("cpu") == {}
+    assert tb.backend_properties("rocm6.4")["amd"]["rocm_version"] == ("6.4",)  # type: ignore[index]
+    assert "gfx942" in tb.backend_properties("rocm6.4")["amd"]["gfx_arch"]  # type: ignore[index]
+    assert "30.0.4" in tb.backend_properties("xpu")["intel"]["device_ip"]  # type: ignore[index]
+    assert tb.backend_properties("weird") is None
+    assert tb.cuda_version("cu92") == "9.2" and tb.cuda_version("cu130") == "13.0"
+
+
+def test_recognising_backends() -> None:
+    assert lt.backend_of_index("https://download.pytorch.org/whl/cu128") == "cu128"
+    assert lt.backend_of_index("https://download.pytorch.org/whl/rocm6.4/") == "rocm6.4"
+    assert lt.backend_of_index("https://pypi.org/simple/") is None
+    assert lt.backend_of_filename("torch-2.8.0+cu128-cp311-cp311-manylinux_2_28_x86_64.whl") == "cu128"
+    assert lt.backend_of_filename("torch-2.8.0+cpu-cp311-cp311-linux_x86_64.whl") == "cpu"
+    assert lt.backend_of_filename("torch-2.8.0-cp311-cp311-linux_x86_64.whl") is None
+
+
+def test_synthesize_metadata() -> None:
+    meta, labels = lt.synthesize(
+        "torch", Version("2.8.0+cu128"),
+        {"cu128": ["torch-2.8.0+cu128-cp311-cp311-manylinux_2_28_x86_64.whl"]})
+    assert labels == {"cu128": "cu128"}
+    assert meta.namespace_priorities == ("nvidia", "intel", "amd")
+    assert meta.variants["cu128"]["nvidia"]["cuda_version_lower_bound"] == ("12.8",)
+    cpu, labels = lt.synthesize("torch", Version("2.8.0"), {"cpu": ["torch-2.8.0-cp311-none-any.whl"]})
+    assert labels == {"cpu": "null"} and cpu.variants["null"] == {}
+
+
+def test_backends_for_supported() -> None:
+    supported = {"nvidia": {"cuda_version_lower_bound": ["12.9", "12.8", "12.6", "12.0"],
+                            "sm_arch": ["90_real"]}}
+    chosen = lt.backends_for(supported)
+    assert chosen == ["cu129", "cu128", "cu126", "cpu"]
+    assert lt.backends_for(None) == ["cpu"]
+    amd = {"amd": {"rocm_version": ["6.4"], "gfx_arch": ["gfx1100"]}}
+    assert lt.backends_for(amd) == ["rocm6.4", "cpu"]
+    props = tb.backend_properties("cu128", "torch", "2.8.0")
+    assert props is not None and check_compatible(props, supported) is None
