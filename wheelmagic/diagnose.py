@@ -463,8 +463,10 @@ class _Verdict:
                 self.predicted.append(p)
 
     def want_fix(self, torch_req: str | None, variant: str | None, status: Status) -> None:
-        # The fix for the worst problem wins; among equals, the first.
-        if self.fix is None or status == "broken" and self._fix_status != "broken":
+        # The fix for the worst problem wins; among equals, the first that names a line.
+        worse = _SEVERITY[status] > _SEVERITY[self._fix_status]
+        vaguer = status == self._fix_status and self.fix is not None and self.fix[1] is None
+        if self.fix is None or worse or (vaguer and variant is not None):
             self.fix = (torch_req, variant)
             self._fix_status = status
 
