@@ -1,0 +1,376 @@
+"""Carry out a Plan: download, verify, stage, install — all or nothing from the user's view.
+
+Order matters for safety. Every download, hash check and staging step happens *before* the
+environment is touched; only then is the environment locked, the files of the builds being
+replaced linked aside (`envlock.Backup`), and the installer run. If the installer fails or is
+interrupted, the old files are put back, so the previously installed torch still imports; the
+error says which package, index and file were involved and what to do next.
+
+`execute()` returns the distributions that actually changed (`ExecuteResult.changed`), with the
+import names they provide, so a front end can tell whether a running kernel must restart.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+from packaging.utils import canonicalize_name
+from packaging.version import InvalidVersion, Version
+
+from wheelmagic.backends import (
+    Backend,
+    IndexSettings,
+    InstallRequest,
+    choose_backend,
+)
+from wheelmagic.envlock import Backup, InstalledDist, environment_lock, installed_dists
+from wheelmagic.errors import DownloadError, InstallError, WheelmagicError
+from wheelmagic.stage import StagedWheel, stage_wheel
+
+if TYPE_CHECKING:
+    from wheelmagic.plan import Plan, PlannedFile
+
+Log = Callable[[str], None]
+
+
+class Downloader(Protocol):
+    """Fetch one planned file into the cache, verified; return its path."""
+
+    def __call__(self, planned: PlannedFile) -> Path: ...
+
+
+@dataclass(frozen=True)
+class Change:
+    """One distribution whose installed files changed."""
+
+    name: str
+    #: version before / after (None: was not installed / was removed)
+    before: str | None
+    after: str | None
+    #: variant label from `variant.json` before / after (None: not a variant build)
+    label_before: str | None = None
+    label_after: str | None = None
+    #: top-level import names it provides (from `top_level.txt` or RECORD)
+    modules: tuple[str, ...] = ()
+
+    @property
+    def action(self) -> str:
+        if self.before is None:
+            return "installed"
+        if self.after is None:
+            return "removed"
+        try:
+            old, new = Version(self.before), Version(self.after)
+        except InvalidVersion:
+            old = new = Version("0")
+        if new.release != old.release or new.pre != old.pre or new.dev != old.dev:
+            return "upgraded" if new > old else "downgraded"
+        if self.label_before != self.label_after or old.local != new.local:
+            return "switched"
+        return "reinstalled"
+
+    def describe(self) -> str:
+        def build(v: str | None, label: str | None) -> str:
+            return f"{v}" + (f" [{label}]" if label else "")
+
+        if self.before is None:
+            return f"{self.name} {build(self.after, self.label_after)}"
+        return (f"{self.name} {build(self.before, self.label_before)} -> "
+                f"{build(self.after, self.label_after)}")
+
+    def to_json(self) -> dict[str, Any]:
+        return {"name": self.name, "action": self.action, "before": self.before,
+                "after": self.after, "variant_before": self.label_before,
+                "variant_after": self.label_after, "modules": list(self.modules)}
+
+
+@dataclass
+class ExecuteResult:
+    """What `execute()` did."""
+
+    changed: list[Change] = field(default_factory=list)
+    #: the planned files, downloaded, verified and staged
+    staged: list[StagedWheel] = field(default_factory=list)
+    backend: str | None = None
+    seconds: float = 0.0
+    #: the installer's full output
+    log_path: Path | None = None
+
+    @property
+    def changed_names(self) -> list[str]:
+        return [c.name for c in self.changed]
+
+    def changed_modules(self) -> set[str]:
+        """Top-level modules whose files changed: a process that imported one must restart."""
+        return {m for c in self.changed for m in c.modules}
+
+    def restart_needed(self, loaded: Sequence[str] | Mapping[str, object]) -> bool:
+        """Did anything change that the process with `loaded` modules (sys.modules) uses?"""
+        names = {m.partition(".")[0] for m in loaded}
+        return bool(self.changed_modules() & names)
+
+    def summary(self) -> str:
+        if not self.changed:
+            return "nothing changed"
+        return "; ".join(f"{c.action} {c.describe()}" for c in self.changed)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "changed": [c.to_json() for c in self.changed],
+            "backend": self.backend,
+            "seconds": round(self.seconds, 3),
+            "log": str(self.log_path) if self.log_path else None,
+        }
+
+
+def default_cache_dir() -> Path:
+    """`WHEELMAGIC_CACHE_DIR`, else the user cache directory."""
+    env = os.environ.get("WHEELMAGIC_CACHE_DIR")
+    if env:
+        return Path(env)
+    from platformdirs import user_cache_dir
+
+    return Path(user_cache_dir("wheelmagic"))
+
+
+def execute(
+    plan: Plan,
+    *,
+    indexes: IndexSettings | None = None,
+    cache_dir: Path | None = None,
+    backend: str | Backend | None = "auto",
+    pre: bool = False,
+    source: Any = None,
+    download: Downloader | None = None,
+    progress: Callable[[Any], None] | None = None,
+    log: Log | None = None,
+    installer_output: Log | None = None,
+    lock_timeout: float | None = None,
+    env: Mapping[str, str] | None = None,
+) -> ExecuteResult:
+    """Install `plan.packages` into `plan.interpreter`; returns what changed.
+
+    `indexes` (an `IndexConfig`; default: `source.config` of the `IndexClient` planned with) is
+    handed to the installer for the dependencies; `download`
+    defaults to `wheelmagic.fetch` with `progress` as its callback; `log` gets one line per
+    step (and the lock-wait message); `installer_output` gets pip's/uv's lines as they come.
+    Raises `DownloadError` (nothing touched), `InstallError` (environment restored).
+    """
+    start = time.perf_counter()
+    cache = cache_dir or default_cache_dir()
+    result = ExecuteResult()
+    if plan.nothing_to_do:
+        return result
+    say = log or (lambda _msg: None)
+    if indexes is None and source is not None:
+        indexes = getattr(source, "config", None)
+    fetch = download or _fetcher(cache, indexes, progress)
+
+    # 1. download + verify + stage: nothing in the environment changes yet
+    for planned in plan.packages:
+        path = _download_one(fetch, planned)
+        result.staged.append(_stage_one(planned, path, cache))
+    say("downloaded and verified " + ", ".join(s.source.name for s in result.staged))
+
+    # 2. install under the environment's lock, with a way back
+    interp = plan.interpreter
+    chosen = backend if isinstance(backend, Backend) else choose_backend(backend or "auto")
+    result.backend = chosen.name
+    site_dirs = list(interp.site_packages)
+    prefix = interp.sys_prefix or str(Path(interp.executable).resolve().parent.parent)
+    names = [str(p.name) for p in plan.packages]
+    with environment_lock(prefix, cache, timeout=lock_timeout, on_wait=say):
+        before = installed_dists(site_dirs)
+        keys = {n: d.record_key() for n, d in before.items()}
+        labels = {n: before[n].label() for n in names if n in before}
+        force = tuple(n for n, p in zip(names, plan.packages, strict=True)
+                      if _same_version(before.get(n), p))
+        request = InstallRequest(
+            python=interp.executable,
+            wheels=tuple(s.path for s in result.staged),
+            force=force,
+            indexes=indexes,
+            pre=pre,
+            env=dict(env or {}),
+        )
+        backup = Backup.take(names, site_dirs, prefix, cache)
+        output: list[str] = []
+
+        def relay(line: str) -> None:
+            output.append(line)
+            if installer_output is not None:
+                installer_output(line)
+
+        say(f"installing with {chosen.name} into {interp.executable}")
+        try:
+            try:
+                chosen.install(request, log=relay)
+                after = installed_dists(site_dirs)
+                _check_installed(plan.packages, after, interp.executable)
+            finally:
+                result.log_path = _write_log(cache, output)
+        except BaseException as err:
+            restored = backup.restore()
+            backup.discard()
+            raise _install_failure(err, plan, restored, before, result.log_path) from (
+                err if isinstance(err, Exception) else None)
+        backup.discard()
+    result.changed = _changes(before, keys, labels, after)
+    result.seconds = time.perf_counter() - start
+    return result
+
+
+# ---------------------------------------------------------------------------------------------
+# steps
+
+
+def _fetcher(cache: Path, indexes: IndexSettings | None, progress: Callable[[Any], None] | None
+             ) -> Downloader:
+    """The default downloader: `wheelmagic.fetch` (hash check, resume, cache, progress)."""
+    from wheelmagic import fetch as fetch_mod
+
+    return fetch_mod.planned_downloader(  # type: ignore[attr-defined,no-any-return]
+        cache_dir=cache, indexes=indexes, progress=progress)
+
+
+def _download_one(fetch: Downloader, planned: PlannedFile) -> Path:
+    try:
+        return fetch(planned)
+    except WheelmagicError as err:
+        if planned.filename in str(err):
+            raise
+        raise DownloadError(
+            f"{planned.name} {planned.version}: could not download {planned.filename} from "
+            f"{planned.index_url}: {err.message}",
+            hint=err.hint or "nothing was changed; check the index and run the command again",
+        ) from err
+    except OSError as err:
+        raise DownloadError(
+            f"{planned.name} {planned.version}: could not store {planned.filename} from "
+            f"{planned.index_url}: {err.strerror or err}",
+            hint="nothing was changed; free disk space or set WHEELMAGIC_CACHE_DIR elsewhere",
+        ) from err
+
+
+def _stage_one(planned: PlannedFile, path: Path, cache: Path) -> StagedWheel:
+    env = planned.variant_environment()
+    key = hashlib.sha256(
+        f"{planned.sha256 or path.name}:{path.stat().st_size}:{sorted(env.properties)}:"
+        f"{env.label}".encode()
+    ).hexdigest()[:24]
+    try:
+        return stage_wheel(path, cache / "staged" / key, env=env, filename=planned.filename)
+    except WheelmagicError as err:
+        raise InstallError(
+            f"{planned.name} {planned.version}: {planned.filename} from {planned.index_url} "
+            f"could not be prepared for the installer: {err.message}",
+            hint=err.hint or "nothing was changed; `wheelmagic cache clean` and try again",
+        ) from err
+    except OSError as err:
+        raise InstallError(
+            f"{planned.name}: staging {planned.filename} failed: {err.strerror or err}",
+            hint="nothing was changed; free disk space or set WHEELMAGIC_CACHE_DIR elsewhere",
+        ) from err
+
+
+def _same_version(dist: InstalledDist | None, planned: PlannedFile) -> bool:
+    if dist is None:
+        return False
+    try:
+        return Version(dist.version) == planned.version
+    except InvalidVersion:
+        return False
+
+
+def _check_installed(packages: Sequence[PlannedFile], after: Mapping[str, InstalledDist],
+                     python: str) -> None:
+    for p in packages:
+        dist = after.get(canonicalize_name(p.name))
+        if dist is None or not _same_version(dist, p):
+            found = f"{dist.version}" if dist else "nothing"
+            raise InstallError(
+                f"{p.name}: the installer finished but {found} is installed in {python}, "
+                f"not {p.version} from {p.filename}",
+                hint="another tool may have changed the environment at the same time; run the "
+                "command again",
+            )
+
+
+def _changes(before: Mapping[str, InstalledDist], keys: Mapping[str, tuple[int, int, int]],
+             labels: Mapping[str, str | None], after: Mapping[str, InstalledDist]
+             ) -> list[Change]:
+    """Distributions whose dist-info appeared, vanished or was rewritten."""
+    out = []
+    for name in sorted(set(before) | set(after)):
+        old, new = before.get(name), after.get(name)
+        if old is not None and new is not None and old.path == new.path \
+                and keys.get(name) == new.record_key():
+            continue
+        out.append(Change(
+            name=name,
+            before=old.version if old else None,
+            after=new.version if new else None,
+            label_before=labels.get(name),
+            label_after=new.label() if new else None,
+            modules=_modules(new or old),
+        ))
+    return out
+
+
+def _modules(dist: InstalledDist | None) -> tuple[str, ...]:
+    if dist is None:
+        return ()
+    try:
+        top = (dist.path / "top_level.txt").read_text(encoding="utf-8").split()
+        if top:
+            return tuple(dict.fromkeys(top))
+    except OSError:
+        pass
+    names: dict[str, None] = {}
+    for path in dist.files():
+        try:
+            rel = path.relative_to(dist.site)
+        except ValueError:
+            continue
+        first = rel.parts[0]
+        if first.endswith((".dist-info", ".data")) or first == "__pycache__":
+            continue
+        names[first[:-3] if first.endswith(".py") else first.split(".")[0]] = None
+    return tuple(names)
+
+
+def _write_log(cache: Path, lines: Sequence[str]) -> Path | None:
+    try:
+        logs = cache / "logs"
+        logs.mkdir(parents=True, exist_ok=True)
+        path = logs / f"install-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.log"
+        path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        return path
+    except OSError:
+        return None
+
+
+def _install_failure(err: BaseException, plan: Plan, restored: list[str],
+                     before: Mapping[str, InstalledDist], log_path: Path | None
+                     ) -> BaseException:
+    if isinstance(err, KeyboardInterrupt):
+        return err
+    kept = [f"{n} {before[n].version}" for n in restored if n in before]
+    state = (f"the previous {', '.join(kept)} is installed as before" if kept
+             else "the environment was left as it was")
+    what = "; ".join(
+        f"{p.name} {p.version} [{p.variant or 'non-variant'}] ({p.filename} from {p.index_url})"
+        for p in plan.packages)
+    log = f"\n  installer log: {log_path}" if log_path else ""
+    head = f"could not install {what} into {plan.interpreter.executable}"
+    if isinstance(err, WheelmagicError):
+        return InstallError(f"{head}: {err.message}\n  {state}.{log}",
+                            hint=err.hint or "fix the cause and run the command again")
+    return InstallError(f"{head}: {type(err).__name__}: {err}\n  {state}.{log}",
+                        hint="fix the cause and run the command again")
