@@ -114,14 +114,17 @@ def _make_handler(server: Server) -> type[BaseHTTPRequestHandler]:
         def do_GET(self) -> None:
             self._serve(head=False)
 
-        def _record(self, status: int, sent: int) -> None:
+        def _record(self, status: int, sent: int) -> Seen:
+            """Recorded before the body goes out, so a client never sees an unrecorded reply."""
+            seen = Seen(self.command, urlsplit(self.path).path, dict(self.headers.items()),
+                        status, sent)
             with server.lock:
-                server.requests.append(
-                    Seen(self.command, urlsplit(self.path).path, dict(self.headers.items()),
-                         status, sent))
+                server.requests.append(seen)
+            return seen
 
         def _simple(self, status: int, body: bytes = b"", headers: dict[str, str] | None = None,
                     head: bool = False) -> None:
+            self._record(status, 0 if head else len(body))
             self.send_response(status)
             for k, v in (headers or {}).items():
                 self.send_header(k, v)
@@ -129,7 +132,6 @@ def _make_handler(server: Server) -> type[BaseHTTPRequestHandler]:
             self.end_headers()
             if body and not head:
                 self.wfile.write(body)
-            self._record(status, 0 if head else len(body))
 
         def _serve(self, head: bool) -> None:
             path = urlsplit(self.path).path
@@ -172,11 +174,11 @@ def _make_handler(server: Server) -> type[BaseHTTPRequestHandler]:
             inm = self.headers.get("If-None-Match")
             ims = self.headers.get("If-Modified-Since")
             if (inm and inm == etag) or (not inm and ims == modified):
+                self._record(304, 0)
                 self.send_response(304)
                 for k in ("ETag", "Last-Modified", "Cache-Control"):
                     self.send_header(k, common[k])
                 self.end_headers()
-                self._record(304, 0)
                 return
             size = st.st_size
             start, end = 0, size - 1
@@ -194,6 +196,7 @@ def _make_handler(server: Server) -> type[BaseHTTPRequestHandler]:
                     return
                 status = 206
             length = end - start + 1
+            seen = self._record(status, 0)
             self.send_response(status)
             for k, v in common.items():
                 self.send_header(k, v)
@@ -206,7 +209,6 @@ def _make_handler(server: Server) -> type[BaseHTTPRequestHandler]:
                 self.send_header("Connection", "close")
             self.end_headers()
             if head:
-                self._record(status, 0)
                 return
             limit = fault.after if kind in ("truncate", "drop") and fault else length
             sent = 0
@@ -225,7 +227,7 @@ def _make_handler(server: Server) -> type[BaseHTTPRequestHandler]:
                     except (BrokenPipeError, ConnectionResetError):
                         break
                     sent += len(chunk)
-            self._record(status, sent)
+                    seen.body_bytes = sent
             if kind in ("truncate", "drop"):
                 self.wfile.flush()
                 self.close_connection = True
