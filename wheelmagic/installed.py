@@ -457,7 +457,8 @@ def read_installed(
     process: nothing is imported from the target. The first distribution on the path wins, as
     for `import`. Absent packages are absent from the result.
     """
-    wanted = {canonicalize_name(n) for n in names}
+    order = list(dict.fromkeys(canonicalize_name(n) for n in names))
+    wanted = set(order)
     out: dict[NormalizedName, InstalledBuild] = {}
     for dist in md.distributions(path=_search_path(target)):
         raw = dist.metadata["Name"] if dist.metadata is not None else None
@@ -468,7 +469,7 @@ def read_installed(
         build = read_distribution(dist)
         if build is not None:
             out[build.name] = build
-    return out
+    return {n: out[n] for n in order if n in out}  # in the order asked: torch first
 
 
 def plan_installed(builds: Builds) -> dict[str, tuple[Version, str | None]]:

@@ -288,7 +288,7 @@ def test_first_on_path_wins_and_names_normalise(tmp_path: Path) -> None:
     make_dist(second, "torch", "2.13.0+cpu")
     make_dist(second, "TorchVision", "0.29.1+cu130")
     found = read_installed([first, second], ["torch", "torchvision", "torchaudio"])
-    assert set(found) == {"torch", "torchvision"}
+    assert list(found) == ["torch", "torchvision"]
     assert str(found["torch"].version) == "2.14.1+cu130"
     assert "torchaudio" not in found
 

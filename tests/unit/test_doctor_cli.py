@@ -1,0 +1,191 @@
+"""`wheelmagic doctor`: a real throwaway venv with fake dists, run as a subprocess."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import io
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from test_installed import (  # type: ignore[import-not-found]
+    CPU_WHEEL,
+    REQUIRES_CU130,
+    VERSION_PY_CU130,
+    extract_cpu_wheel,
+    make_dist,
+)
+
+ROOT = Path(__file__).resolve().parents[2]
+SNAPSHOTS = ROOT / "tests" / "data" / "doctor"
+
+
+def _platform_ready() -> bool:
+    try:
+        importlib.import_module("wheelmagic.platform").current_platform  # noqa: B018
+        importlib.import_module("wheelmagic.providers").supported_properties  # noqa: B018
+    except (ImportError, AttributeError):
+        return False
+    return True
+
+
+needs_platform = pytest.mark.skipif(
+    not _platform_ready(), reason="wheelmagic.platform / wheelmagic.providers not there yet"
+)
+
+#: `wheelmagic doctor` with only the doctor registered, for when sibling commands are missing.
+_ONLY_DOCTOR = (
+    "import argparse, sys\n"
+    "from wheelmagic.commands import doctor\n"
+    "from wheelmagic.errors import WheelmagicError\n"
+    "p = argparse.ArgumentParser(prog='wheelmagic'); s = p.add_subparsers()\n"
+    "doctor.register(s); a = p.parse_args(sys.argv[1:])\n"
+    "try:\n    sys.exit(a.func(a))\n"
+    "except WheelmagicError as e:\n    print(f'wheelmagic: error: {e}', file=sys.stderr); sys.exit(4)\n"
+)
+
+
+def _cli() -> list[str]:
+    try:
+        from wheelmagic.cli import build_parser
+
+        build_parser()
+    except Exception:  # a sibling command module not there yet
+        return [sys.executable, "-c", _ONLY_DOCTOR]
+    return [sys.executable, "-m", "wheelmagic"]
+
+
+def doctor(*args: str) -> tuple[int, str, str]:
+    proc = subprocess.run([*_cli(), "doctor", *args], capture_output=True, text=True,
+                          cwd=ROOT, timeout=120)
+    return proc.returncode, proc.stdout, proc.stderr
+
+
+@pytest.fixture(scope="module")
+def venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("doctor") / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(root)], check=True)
+    return root
+
+
+@pytest.fixture
+def site(venv: Path) -> Any:
+    """The venv's site-packages, emptied of our fake dists after each test."""
+    sp = next((venv / "lib").glob("python*/site-packages"))
+    yield sp
+    for child in sp.iterdir():
+        if child.name.startswith(("torch", "torchvision", "torchaudio")):
+            subprocess.run(["rm", "-rf", str(child)], check=True)
+
+
+def python_of(venv: Path) -> str:
+    return str(venv / "bin" / "python")
+
+
+@needs_platform
+@pytest.mark.skipif(not CPU_WHEEL.exists(), reason="real CPU torch wheel not on this machine")
+def test_cpu_wheel_on_h100_is_suboptimal(venv: Path, site: Path) -> None:
+    extract_cpu_wheel(site)
+    code, out, err = doctor("--python", python_of(venv), "--platform",
+                            str(SNAPSHOTS / "h100-driver580.snapshot.json"), "--json")
+    assert code == 1, err
+    doc = json.loads(out)
+    assert doc["status"] == "suboptimal"
+    assert doc["installed"]["torch"]["kind"] == "cpu"
+    assert doc["installed"]["torch"]["version"] == "2.13.0+cpu"
+    assert doc["fix_command"] == "wheelmagic install torch==2.13.0 --variant cu130"
+    assert "Torch not compiled with CUDA enabled" in doc["predicted"][0]
+    assert doc["python"]["executable"] == python_of(venv)
+    assert doc["python"]["is_venv"] is True
+    assert isinstance(doc["platform"], dict)
+
+
+@needs_platform
+def test_cu130_fits_h100(venv: Path, site: Path) -> None:
+    make_dist(site, "torch", "2.11.0", version_py=VERSION_PY_CU130, requires=REQUIRES_CU130)
+    code, out, err = doctor("--python", python_of(venv), "--platform",
+                            str(SNAPSHOTS / "h100-driver580.snapshot.json"), "--json")
+    assert code == 0, err
+    doc = json.loads(out)
+    assert doc["status"] == "fits" and doc["fix_command"] is None
+    assert doc["installed"]["torch"]["full_version"] == "2.11.0+cu130"
+
+
+@needs_platform
+def test_cu130_on_t4_driver535_is_broken(venv: Path, site: Path) -> None:
+    make_dist(site, "torch", "2.14.1", version_py=VERSION_PY_CU130.replace("2.11.0", "2.14.1"),
+              requires=REQUIRES_CU130)
+    make_dist(site, "torchvision", "0.29.1+cu130", requires=["torch==2.14.1"])
+    code, out, err = doctor("--python", python_of(venv), "--platform",
+                            str(SNAPSHOTS / "t4-driver535.snapshot.json"), "--json")
+    assert code == 2, err
+    doc = json.loads(out)
+    assert doc["status"] == "broken"
+    assert "driver 535.104.05 (CUDA 12.2)" in doc["reasons"][0]
+    assert "found version 12020" in doc["predicted"][0]
+    assert doc["fix_command"] == (
+        "wheelmagic install torch==2.14.1 torchvision==0.29.1 --variant cu126")
+
+
+@needs_platform
+def test_not_installed(venv: Path, site: Path) -> None:
+    code, out, err = doctor("--python", python_of(venv), "--platform",
+                            str(SNAPSHOTS / "nogpu.snapshot.json"), "--json")
+    assert code == 3, err
+    doc = json.loads(out)
+    assert doc["status"] == "not-installed"
+    assert doc["reasons"] == [f"torch is not installed in {python_of(venv)}"]
+    assert doc["installed"] == {}
+
+
+@needs_platform
+def test_human_table(venv: Path, site: Path) -> None:
+    make_dist(site, "torch", "2.14.1+cu130")
+    make_dist(site, "torchvision", "0.28.0+cu130", requires=["torch==2.13.0"])
+    code, out, err = doctor("--python", python_of(venv), "--platform",
+                            str(SNAPSHOTS / "h100-driver580.snapshot.json"))
+    assert code == 2, err
+    assert "  verdict    broken" in out
+    assert "torch 2.14.1+cu130 (CUDA 13.0)" in out
+    assert "torchaudio: not installed" in out
+    assert "operator torchvision::nms does not exist" in out
+    assert "wheelmagic install torch==2.14.1 torchvision==0.29.1 --variant cu130" in out
+    assert "in a notebook: %variant_install torch==2.14.1 torchvision==0.29.1" in out
+    assert "NVIDIA H100 80GB HBM3" in out
+
+
+@needs_platform
+def test_bad_python_names_the_path(tmp_path: Path) -> None:
+    missing = tmp_path / "no-such-python"
+    code, out, err = doctor("--python", str(missing), "--platform",
+                            str(SNAPSHOTS / "nogpu.snapshot.json"))
+    assert code == 4
+    assert str(missing) in err
+
+
+def test_register_adds_the_options() -> None:
+    from wheelmagic.commands import doctor as cmd
+
+    parser = argparse.ArgumentParser()
+    cmd.register(parser.add_subparsers())
+    args = parser.parse_args(["doctor", "--json", "--python", "/x", "--platform", "f", "torch"])
+    assert (args.json, args.python, args.platform, args.packages) == (True, "/x", "f", ["torch"])
+    assert args.func is cmd.run
+
+
+def test_report_text_without_platform_module() -> None:
+    from wheelmagic.commands.doctor import report_text
+    from wheelmagic.diagnose import diagnose
+    from wheelmagic.interpreter import inspect_interpreter
+
+    snap = json.loads((SNAPSHOTS / "nogpu.snapshot.json").read_text())
+    d = diagnose({}, snap, {}, where="/v/bin/python")
+    buf = io.StringIO()
+    report_text(d, {}, "no GPU (linux x86_64)", inspect_interpreter(), ["torch"], buf)  # type: ignore[list-item]
+    text = buf.getvalue()
+    assert "  verdict    not-installed" in text
+    assert "  fix        wheelmagic install torch" in text
