@@ -344,10 +344,10 @@ def _check_line(release: str, backend: str, m: _Machine) -> _LineCheck:
 
 def cuda_lines(release: str, arch: str = "x86_64") -> list[str]:
     """CUDA indexes the release publishes (from the arch tables), newest CUDA first."""
-    table = torch_builds.CUDA_ARCH_LISTS if arch not in ("aarch64", "arm64") else None
-    if table is None:
-        return []
-    lines = [cu for (rel, cu) in table if rel == release]
+    lines = [cu for (rel, cu) in torch_builds.CUDA_ARCH_LISTS if rel == release]
+    if arch in ("aarch64", "arm64"):  # SBSA wheels: only the lines whose arch list we know
+        known = torch_builds.CUDA_ARCH_LISTS_AARCH64
+        lines = [cu for cu in lines if cu in known] if Version(release) >= Version("2.8") else []
     return sorted(lines, key=_backend_cuda, reverse=True)
 
 
@@ -658,8 +658,8 @@ def _judge_cuda(v: _Verdict, torch: InstalledBuild, release: str, m: _Machine) -
         if uncovered:
             _uncovered(v, torch, release, m, archs, uncovered)
             return
-    if torch.variant_properties is not None:
-        return  # a variant build was judged by its properties; the line was chosen for it
+    if torch.variant_properties is not None or not (torch.cuda and "." in torch.cuda):
+        return  # a variant build was chosen for this machine; a major-only CUDA can't be ranked
     best = best_cuda_line(release, m)
     own = f"cu{cuda.major}{cuda.minor}"
     if best and _backend_cuda(best) > cuda and own != best:

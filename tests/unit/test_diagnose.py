@@ -418,3 +418,17 @@ def test_describe_platform() -> None:
         "NVIDIA driver 535.104.05 (CUDA 12.2); Tesla T4 (compute capability 7.5) (linux x86_64)")
     assert describe_platform(snapshot(NOGPU)) == "no GPU (linux x86_64)"
     assert describe_platform(snapshot(AMD)).startswith("AMD gfx90a")
+
+
+def test_major_only_cuda_is_not_ranked() -> None:
+    d = run(H100, torch_build("2.14.1", local=None, cuda="12"))
+    assert d.status == "fits"
+    assert any(n.startswith("unknown arch coverage") for n in d.notes)
+
+
+def test_aarch64_gh200_cpu_build() -> None:
+    platform = {"os": "linux", "arch": "aarch64", "nvidia": {
+        "driver_version": "580.95.05", "cuda_driver_version": "13.0",
+        "gpus": [{"name": "NVIDIA GH200 480GB", "compute_capability": "9.0"}]}}
+    d = diagnose({"torch": torch_build("2.14.1+cpu", kind="cpu")}, platform, {})
+    assert d.status == "suboptimal" and d.fix_variant == "cu130"
