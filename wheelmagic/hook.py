@@ -34,13 +34,15 @@ from __future__ import annotations
 
 import _thread
 import sys
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
 
+# Not `typing.TYPE_CHECKING`: importing typing, dataclasses (and through them inspect) would
+# cost plain `python` tens of milliseconds at start-up, on a path every import takes.
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
     from importlib.machinery import ModuleSpec
     from types import ModuleType
+    from typing import Any, TypeAlias
 
     from wheelmagic.config import Settings
 
@@ -63,15 +65,35 @@ class RestartRequired(ImportError):
 
 # -- error text -> cause ----------------------------------------------------------------------
 
-@dataclass(frozen=True)
-class ErrorCause:
-    """What an import error means, in one sentence, with a short stable kind."""
+class _Record:
+    """A small value class (no dataclasses here: see the imports)."""
 
-    #: missing-library, no-driver, undefined-symbol, companion-mismatch, driver-too-old,
-    #: gpu-unsupported, rocm-no-binary
-    kind: str
-    summary: str
-    library: str | None = None
+    __slots__: tuple[str, ...] = ()
+
+    def __repr__(self) -> str:
+        fields = ", ".join(f"{k}={getattr(self, k)!r}" for k in self.__slots__)
+        return f"{type(self).__name__}({fields})"
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is type(self) and all(
+            getattr(self, k) == getattr(other, k) for k in self.__slots__)
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+class ErrorCause(_Record):
+    """What an import error means, in one sentence, with a short stable kind.
+
+    `kind`: missing-library, no-driver, undefined-symbol, companion-mismatch, driver-too-old,
+    gpu-unsupported, rocm-no-binary.
+    """
+
+    __slots__ = ("kind", "summary", "library")
+
+    def __init__(self, kind: str, summary: str, library: str | None = None) -> None:
+        self.kind = kind
+        self.summary = summary
+        self.library = library
 
 
 _CUDA_LIB_PREFIXES = (
@@ -142,28 +164,34 @@ def classify_error(err: BaseException) -> ErrorCause | None:
 
 # -- the doctor and the fixer (seams for tests) -------------------------------------------------
 
-@dataclass
-class Checkup:
+class Checkup(_Record):
     """One offline doctor run: the verdict and the facts it was made from (reused by a fix)."""
 
-    diagnosis: Any
-    installed: Any = None
-    platform: Any = None
-    supported: Any = None
+    __slots__ = ("diagnosis", "installed", "platform", "supported")
+
+    def __init__(self, diagnosis: Any, installed: Any = None, platform: Any = None,
+                 supported: Any = None) -> None:
+        self.diagnosis = diagnosis
+        self.installed = installed
+        self.platform = platform
+        self.supported = supported
 
 
-@dataclass
-class FixOutcome:
-    """What `execute` changed (canonical distribution names) and a line to show."""
+class FixOutcome(_Record):
+    """What `execute` changed (distribution names, top-level modules) and a line to show."""
 
-    changed: list[str] = field(default_factory=list)
-    summary: str = ""
-    #: top-level modules whose files changed
-    modules: list[str] = field(default_factory=list)
+    __slots__ = ("changed", "summary", "modules")
+
+    def __init__(self, changed: Sequence[str] = (), summary: str = "",
+                 modules: Sequence[str] = ()) -> None:
+        self.changed = list(changed)
+        self.summary = summary
+        self.modules = list(modules)
 
 
-Doctor = Callable[[], "Checkup | None"]
-Fixer = Callable[["Checkup", "Settings"], FixOutcome]
+if TYPE_CHECKING:
+    Doctor: TypeAlias = Callable[[], "Checkup | None"]
+    Fixer: TypeAlias = Callable[[Checkup, "Settings"], FixOutcome]
 
 
 def run_doctor() -> Checkup | None:
@@ -213,19 +241,22 @@ def run_fix(checkup: Checkup, settings: Settings) -> FixOutcome:
                       sorted(result.changed_modules()))
 
 
-@dataclass
-class Repair:
+class Repair(_Record):
     """A fix made up when the doctor found nothing wrong but the import failed anyway.
 
     Reinstalls the same release of the same accelerator line (missing or mixed libraries),
     or, for a companion built for another torch, the companion matching the installed torch.
     """
 
-    status: str
-    reasons: list[str]
-    fix_requirements: list[str]
-    fix_variant: str | None = None
-    reinstall: bool = True
+    __slots__ = ("status", "reasons", "fix_requirements", "fix_variant", "reinstall")
+
+    def __init__(self, status: str, reasons: list[str], fix_requirements: list[str],
+                 fix_variant: str | None = None, reinstall: bool = True) -> None:
+        self.status = status
+        self.reasons = reasons
+        self.fix_requirements = fix_requirements
+        self.fix_variant = fix_variant
+        self.reinstall = reinstall
 
     @property
     def fix_command(self) -> str:
