@@ -271,7 +271,7 @@ class Fetcher:
             expected_total = size if size is not None else total
             throttle = Throttle(self.progress, name, expected_total, start_bytes=offset)
             with open(part, mode) as fh:
-                for chunk in resp.iter_raw(CHUNK):
+                for chunk in resp.iter_raw():
                     fh.write(chunk)
                     h.update(chunk)
                     throttle.update(len(chunk))
@@ -317,7 +317,7 @@ class Fetcher:
             try:
                 if r.status_code != 206:
                     raise _Retry(f"HTTP {r.status_code} for a range request")
-                for chunk in r.iter_raw(CHUNK):
+                for chunk in r.iter_raw():
                     os.pwrite(fd, chunk, pos)
                     pos += len(chunk)
                     with lock:
