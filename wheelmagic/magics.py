@@ -13,11 +13,10 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import inspect
 import json
 import shlex
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -48,50 +47,14 @@ class _HelpShown(Exception):
     """`--help` was printed: nothing else to do."""
 
 
-def _fallback_install_options(p: argparse.ArgumentParser) -> None:
-    """The install options as the CLI documents them; used until/unless the CLI offers its own."""
-    p.add_argument("packages", nargs="+", metavar="PACKAGE")
-    p.add_argument("--index-url", "-i")
-    p.add_argument("--extra-index-url", action="append", default=[])
-    p.add_argument("--torch-backend")
-    p.add_argument("--variant")
-    p.add_argument("--dry-run", action="store_true")
-    p.add_argument("--explain", action="store_true")
-    p.add_argument("--platform", metavar="FILE")
-    p.add_argument("--python", metavar="PATH")
-    p.add_argument("--json", action="store_true")
-    p.add_argument("--backend", choices=("auto", "pip", "uv"), default="auto")
-    p.add_argument("--pre", action="store_true")
-    p.add_argument("--reinstall", action="store_true")
-
-
 def install_parser() -> argparse.ArgumentParser:
-    """`wheelmagic install`'s parser under the magic's name, plus `--no-restart`.
+    """`wheelmagic install`'s own parser under the magic's name, plus `--no-restart`."""
+    from wheelmagic.commands.install import build_install_parser
 
-    Prefers `wheelmagic.commands.install.build_install_parser()`; otherwise takes the parser
-    that module's `register(subparsers)` builds, so the options can never drift apart.
-    """
-    parser: argparse.ArgumentParser | None = None
-    try:
-        cmd = importlib.import_module("wheelmagic.commands.install")
-    except ImportError:
-        cmd = None
-    builder = getattr(cmd, "build_install_parser", None)
-    if callable(builder):
-        parser = _retarget(builder())
-    elif cmd is not None and hasattr(cmd, "register"):
-        root = _MagicParser(prog="%variant_install", add_help=False)
-        sub = root.add_subparsers(parser_class=_MagicParser)
-        cmd.register(sub)
-        parser = sub.choices.get("install")
-    if parser is None:
-        parser = _MagicParser(prog="%variant_install",
-                              description="Install the PyTorch build that fits this machine.")
-        _fallback_install_options(parser)
+    parser = _retarget(build_install_parser())
     parser.prog = "%variant_install"
-    if not any("--no-restart" in a.option_strings for a in parser._actions):
-        parser.add_argument("--no-restart", action="store_true",
-                            help="never restart the kernel; say when a restart is needed")
+    parser.add_argument("--no-restart", action="store_true",
+                        help="never restart the kernel; say when a restart is needed")
     return parser
 
 
@@ -119,96 +82,60 @@ def parse_line(parser: argparse.ArgumentParser, line: str) -> argparse.Namespace
 @dataclass
 class InstallOutcome:
     plan: Any
-    changed: list[str] = field(default_factory=list)
+    #: changed distribution -> its top-level modules (empty when unknown)
+    changed: dict[str, list[str]] = field(default_factory=dict)
     dry_run: bool = False
-
-
-def _call_accepting(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-    """Call `fn` with only the keyword arguments it declares (layers still settling)."""
-    try:
-        params = inspect.signature(fn).parameters
-    except (TypeError, ValueError):
-        return fn(*args, **kwargs)
-    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
-        return fn(*args, **kwargs)
-    return fn(*args, **{k: v for k, v in kwargs.items() if k in params})
-
-
-def _changed_names(result: Any, plan: Any) -> list[str]:
-    for attr in ("changed", "changed_distributions", "installed"):
-        value = getattr(result, attr, None)
-        if value:
-            return [str(getattr(v, "name", v)) for v in value]
-    if isinstance(result, (list, tuple)) and result:
-        return [str(getattr(v, "name", v)) for v in result]
-    return [str(p.name) for p in getattr(plan, "packages", [])]
+    summary: str = ""
 
 
 def run_install(args: argparse.Namespace, renderer: Renderer) -> InstallOutcome:
-    """The CLI's install flow, with the magic's renderer: detect, plan, show, execute."""
-    from wheelmagic.index import IndexClient, resolve_indexes
-    from wheelmagic.installed import plan_installed, read_installed
-    from wheelmagic.interpreter import inspect_interpreter
-    from wheelmagic.plan import make_plan
-    from wheelmagic.platform import current_platform
+    """The CLI's install flow (`commands.install.make_plan_for`) with the magic's renderer."""
+    from wheelmagic.commands.install import make_plan_for
+    from wheelmagic.execute import execute
     from wheelmagic.render import platform_summary
 
-    platform = current_platform(platform_file=getattr(args, "platform", None))
-    interpreter = inspect_interpreter(getattr(args, "python", None))
-    indexes = _call_accepting(
-        resolve_indexes,
-        index_url=getattr(args, "index_url", None),
-        extra_index_urls=list(getattr(args, "extra_index_url", None) or []),
-        torch_backend=getattr(args, "torch_backend", None),
-        target_python=interpreter.executable,
-    )
-    names = [_req_name(r) for r in args.packages]
-    installed = plan_installed(read_installed(interpreter, names))
-    dry_run = bool(getattr(args, "dry_run", False))
-    with IndexClient(indexes) as client:
-        plan = _call_accepting(
-            make_plan, list(args.packages), platform=platform, interpreter=interpreter,
-            source=client, variant_label=getattr(args, "variant", None),
-            prereleases=True if getattr(args, "pre", False) else None,
-            installed=installed,
-            reinstall=bool(getattr(args, "reinstall", False)
-                           or getattr(args, "force_reinstall", False)),
-        )
-        renderer.plan(plan, detected=platform_summary(platform),
-                      explain=bool(getattr(args, "explain", False)), dry_run=dry_run)
-        if dry_run or plan.nothing_to_do:
-            return InstallOutcome(plan, [], dry_run)
-        from wheelmagic.execute import execute
-
-        result = _call_accepting(
-            execute, plan, progress=renderer.progress, backend=getattr(args, "backend", None)
-            or "auto", interpreter=interpreter, source=client, indexes=indexes,
-        )
-    return InstallOutcome(plan, _changed_names(result, plan), False)
-
-
-def _req_name(text: str) -> str:
-    from packaging.requirements import InvalidRequirement, Requirement
-
+    plan, _indexes, client = make_plan_for(args)
+    dry_run = bool(args.dry_run)
     try:
-        return Requirement(text).name
-    except InvalidRequirement:
-        return text
+        if getattr(args, "json", False):
+            print(json.dumps(plan.to_json(), indent=2))
+        else:
+            renderer.plan(plan, detected=platform_summary(plan.platform), explain=args.explain,
+                          dry_run=dry_run)
+        if dry_run or plan.nothing_to_do:
+            return InstallOutcome(plan, {}, dry_run)
+        result = execute(
+            plan, source=client, backend=args.backend, pre=args.pre,  # indexes: client.config
+            progress=renderer.progress,
+        )
+    finally:
+        close = getattr(client, "close", None)
+        if callable(close):
+            close()
+    changed = {str(c.name): list(getattr(c, "modules", ()) or ()) for c in result.changed}
+    return InstallOutcome(plan, changed, False, result.summary())
 
 
 # -- after the install: continue or restart ---------------------------------------------------
 
 
-def finish_install(changed: Sequence[str], renderer: Renderer, *, no_restart: bool = False,
-                   ip: Any = None) -> str:
+def finish_install(changed: Sequence[str] | Mapping[str, Sequence[str]], renderer: Renderer, *,
+                   no_restart: bool = False, ip: Any = None) -> str:
     """Continue in this kernel when possible, else restart it; returns what happened.
 
-    "continue", "manual" (restart needed, not done), or the restart strategy.
+    `changed` lists the changed distributions, optionally with their top-level modules (as
+    `execute` reports them, old and new files); otherwise they are read from each
+    distribution's top_level.txt / RECORD. Returns "continue", "manual" (restart needed, not
+    done) or the restart strategy.
     """
     from wheelmagic.kernel import imported_modules
 
     importlib.invalidate_caches()
-    hits = imported_modules(changed)
+    known = dict(changed) if isinstance(changed, Mapping) else {}
+    hits = {d: sorted(m for m in mods if m in sys.modules) for d, mods in known.items() if mods}
+    hits = {d: m for d, m in hits.items() if m}
+    rest = [d for d in changed if not known.get(d)]
+    hits.update(imported_modules(rest))
     names = ", ".join(changed)
     if not hits:
         renderer.done(f"installed {names}; no restart needed: import it now")
@@ -261,7 +188,7 @@ class WheelmagicMagics(Magics):  # type: ignore[misc]
             renderer.done("dry run: nothing was installed")
             return
         if not outcome.changed:
-            renderer.done(outcome.plan.summary())
+            renderer.done(outcome.summary or outcome.plan.summary())
             return
         what = finish_install(outcome.changed, renderer,
                               no_restart=bool(getattr(args, "no_restart", False)), ip=self.shell)

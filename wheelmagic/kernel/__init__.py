@@ -192,10 +192,11 @@ def _cache_dir() -> Path:
 def connection_file(argv: list[str] | None = None) -> str | None:
     """The kernel's connection file (stable across server restarts), or None outside a kernel.
 
-    Read from the kernel's own command line (``-f FILE``), which is what the kernelspec
-    passes and what a restarted kernel gets again; no ipykernel import needed.
+    Read from the interpreter's own command line (``-f FILE``), which is what the kernelspec
+    passes and what a restarted kernel gets again; no ipykernel import needed. `sys.orig_argv`,
+    not `sys.argv`: IPython sets `sys.argv` to the file's name while it runs a startup file.
     """
-    args = sys.argv if argv is None else argv
+    args = list(getattr(sys, "orig_argv", sys.argv)) if argv is None else argv
     for i, arg in enumerate(args):
         if arg in ("-f", "--f", "--IPKernelApp.connection_file") and i + 1 < len(args):
             return os.path.realpath(args[i + 1])

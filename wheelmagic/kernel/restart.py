@@ -255,11 +255,26 @@ def _verdict(diagnosis: Any) -> str:
     return text + (f" (fix: {fix})" if fix else "")
 
 
-def confirm_after_restart(ip: Any = None) -> str | None:
-    """Print the confirmation if this kernel was restarted by wheelmagic; returns the line."""
+def confirm_after_restart(ip: Any = None) -> RestartRecord | None:
+    """After a wheelmagic restart, say once what is installed now and whether it fits.
+
+    The record is taken at extension load. A kernel prints the line in the *first cell* run
+    after the restart (output during kernel start-up has no cell to go to and notebooks drop
+    it); a terminal prints it at once.
+    """
     record = take_record()
     if record is None:
         return None
-    line = confirmation_line(record)
-    _say(line)
-    return line
+    ip = ip if ip is not None else _get_ipython()
+    events = getattr(ip, "events", None)
+    if getattr(ip, "kernel", None) is None or events is None:
+        _say(confirmation_line(record))
+        return record
+
+    def once(*_args: Any) -> None:
+        with contextlib.suppress(ValueError):
+            events.unregister("pre_run_cell", once)
+        _say(confirmation_line(record))
+
+    events.register("pre_run_cell", once)
+    return record

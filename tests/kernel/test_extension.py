@@ -1,0 +1,94 @@
+"""`%load_ext wheelmagic`: cheap, never fatal, opt-out, unload removes everything."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from wheelmagic import extension
+
+_PROBE = r"""
+import json, sys, time
+from IPython.core.interactiveshell import InteractiveShell
+ip = InteractiveShell.instance()
+before = set(sys.modules)
+t = time.perf_counter()
+ip.run_line_magic("load_ext", "wheelmagic")
+took = time.perf_counter() - t
+new = sorted(set(sys.modules) - before)
+hooked = type(sys.meta_path[0]).__module__
+magics = [m for m in ("variant_install", "variant_doctor", "variant_detect")
+          if m in ip.magics_manager.magics["line"]]
+ip.run_line_magic("unload_ext", "wheelmagic")
+after = [m for m in ("variant_install", "variant_doctor", "variant_detect")
+         if m in ip.magics_manager.magics["line"]]
+hook_left = any(getattr(f, "_wheelmagic_hook", False) for f in sys.meta_path)
+print(json.dumps({"took": took, "new": new, "hooked": hooked, "magics": magics,
+                  "after": after, "hook_left": hook_left}))
+"""
+
+
+def _probe(env_extra: dict[str, str], tmp_path: Path) -> dict[str, Any]:
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "IPYTHONDIR": str(tmp_path / "ipy"),
+           "WHEELMAGIC_CACHE_DIR": str(tmp_path / "cache"), **env_extra}
+    proc = subprocess.run([sys.executable, "-c", _PROBE], capture_output=True, text=True,
+                          env=env, timeout=60, check=True)
+    data: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
+    data["stderr"] = proc.stderr
+    return data
+
+
+def test_load_registers_magics_and_hook_and_stays_light(tmp_path: Path) -> None:
+    data = _probe({}, tmp_path)
+    assert data["magics"] == ["variant_install", "variant_doctor", "variant_detect"]
+    assert data["hooked"] == "wheelmagic.hook"
+    heavy = [m for m in data["new"] if m.split(".")[0] in ("httpx", "pynvml", "httpcore", "anyio")
+             or m in ("wheelmagic.plan", "wheelmagic.index", "wheelmagic.platform")]
+    assert heavy == []
+    assert data["after"] == [] and data["hook_left"] is False
+    assert data["stderr"] == ""
+
+
+def test_opt_out(tmp_path: Path) -> None:
+    data = _probe({"WHEELMAGIC_DISABLE": "1"}, tmp_path)
+    assert data["magics"] == [] and data["hooked"] != "wheelmagic.hook"
+
+
+def test_internal_error_is_one_warning_line(monkeypatch: pytest.MonkeyPatch,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    class Broken:
+        def register_magics(self, cls: Any) -> None:
+            raise RuntimeError("boom")
+
+    assert extension.load(Broken()) is False
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "RuntimeError: boom" in err and "WHEELMAGIC_DISABLE" in err
+
+
+def test_pending_record_prints_confirmation_on_load(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from wheelmagic import kernel as wk
+
+    monkeypatch.setenv("WHEELMAGIC_CACHE_DIR", str(tmp_path))
+    wk.write_record(wk.RestartRecord("torch was imported", "ipykernel", ["packaging"], pid=1,
+                                     time=time.time()))
+    registered: list[Any] = []
+    ip = type("Ip", (), {"register_magics": lambda self, cls: registered.append(cls)})()
+    monkeypatch.setattr(wk, "doctor_facts", lambda *a: (_ for _ in ()).throw(RuntimeError("x")))
+    try:
+        assert extension.load(ip) is True
+    finally:
+        from wheelmagic import hook
+
+        hook.uninstall()
+    out = capsys.readouterr().out
+    assert out.startswith("wheelmagic: kernel restarted; now installed: packaging ")
+    assert out.count("\n") == 1
+    assert not wk.record_path().exists()
