@@ -17,13 +17,19 @@ import json
 import shlex
 import sys
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_magic, magics_class
 
-from wheelmagic.render import Renderer, renderer_for
+if TYPE_CHECKING:
+    from wheelmagic.render import Renderer
+
+
+def renderer_for(ip: Any) -> Renderer:
+    from wheelmagic.render import renderer_for as choose
+
+    return choose(ip)
 
 MAGIC_NAMES = ("variant_install", "variant_doctor", "variant_detect")
 
@@ -79,13 +85,15 @@ def parse_line(parser: argparse.ArgumentParser, line: str) -> argparse.Namespace
 # -- the engine: plan, execute ----------------------------------------------------------------
 
 
-@dataclass
 class InstallOutcome:
-    plan: Any
-    #: changed distribution -> its top-level modules (empty when unknown)
-    changed: dict[str, list[str]] = field(default_factory=dict)
-    dry_run: bool = False
-    summary: str = ""
+    """What `run_install` did: the plan, and each changed distribution's top-level modules."""
+
+    def __init__(self, plan: Any, changed: dict[str, list[str]] | None = None,
+                 dry_run: bool = False, summary: str = "") -> None:
+        self.plan = plan
+        self.changed = changed or {}
+        self.dry_run = dry_run
+        self.summary = summary
 
 
 def run_install(args: argparse.Namespace, renderer: Renderer) -> InstallOutcome:

@@ -16,14 +16,12 @@ an import.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
 import sys
-import tempfile
 import time
+import zlib
 from collections.abc import Collection, Iterable, Mapping
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -160,16 +158,32 @@ def doctor_facts(platform_file: str | None = None) -> tuple[Any, Any, Any]:
 # -- the record handed across a restart ------------------------------------------------------
 
 
-@dataclass
 class RestartRecord:
-    """What the restarting kernel tells the next one."""
+    """What the restarting kernel tells the next one.
 
-    reason: str
-    strategy: str
-    packages: list[str] = field(default_factory=list)
-    pid: int = 0
-    time: float = 0.0
-    executable: str = ""
+    A plain class rather than a dataclass: this module is imported at every extension load,
+    and building a dataclass costs more than the rest of the module.
+    """
+
+    __slots__ = ("reason", "strategy", "packages", "pid", "time", "executable")
+
+    def __init__(self, reason: str, strategy: str, packages: list[str] | None = None,
+                 pid: int = 0, time: float = 0.0, executable: str = "") -> None:
+        self.reason = reason
+        self.strategy = strategy
+        self.packages = list(packages or [])
+        self.pid = pid
+        self.time = time
+        self.executable = executable
+
+    def to_json(self) -> dict[str, Any]:
+        return {k: getattr(self, k) for k in self.__slots__}
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, RestartRecord) and self.to_json() == other.to_json()
+
+    def __repr__(self) -> str:
+        return f"RestartRecord({self.to_json()!r})"
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> RestartRecord:
@@ -184,6 +198,13 @@ class RestartRecord:
 
 
 def _cache_dir() -> Path:
+    """`wheelmagic.attempts.cache_dir()`, without importing platformdirs on Linux (load time)."""
+    env = os.environ.get("WHEELMAGIC_CACHE_DIR")
+    if env:
+        return Path(env)
+    if sys.platform.startswith("linux"):  # platformdirs' rule for user_cache_dir on Linux
+        xdg = os.environ.get("XDG_CACHE_HOME", "").strip()
+        return Path(xdg or os.path.expanduser("~/.cache")) / "wheelmagic"
     from wheelmagic.attempts import cache_dir
 
     return cache_dir()
@@ -214,7 +235,8 @@ def kernel_key(argv: list[str] | None = None, pid: int | None = None) -> str:
     """
     conn = connection_file(argv)
     if conn:
-        return "conn-" + hashlib.sha256(conn.encode()).hexdigest()[:24]
+        stem = "".join(c if c.isalnum() or c in "-_" else "_" for c in Path(conn).stem)[-48:]
+        return f"conn-{stem}-{zlib.crc32(conn.encode()):08x}"
     return f"pid-{os.getpid() if pid is None else pid}"
 
 
@@ -226,12 +248,14 @@ def record_path(key: str | None = None, directory: Path | None = None) -> Path:
 def write_record(record: RestartRecord, *, key: str | None = None,
                  directory: Path | None = None) -> Path | None:
     """Write the record atomically; never raises (a missing note must not block a restart)."""
+    import tempfile
+
     path = record_path(key, directory)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=".restart-", dir=path.parent)
         with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(asdict(record), f)
+            json.dump(record.to_json(), f)
         os.replace(tmp, path)
         return path
     except OSError:
