@@ -179,26 +179,17 @@ def _detect_cpu(ctx: _Ctx, os_name: str, arch: str) -> CpuInfo | None:
         return CpuInfo(x86_64_level=level,
                        features=tuple(f for f in X86_FEATURES if f in have))
     if generic is None:
-        generic = _aarch64_generic(have)
+        # archspec's generic aarch64 targets carry no feature lists: only its host()
+        # (vendor + part tables) knows the architecture version
+        try:
+            generic = str(ctx.probes.archspec_host()["generic"])
+        except Exception as err:
+            ctx.note("cpu.aarch64_version", f"archspec failed: {_reason(err)}")
+            generic = "aarch64"
     version = _aarch64_version(generic)
     ctx.note("cpu.aarch64_version", f"{source} (archspec generic {generic})")
     return CpuInfo(aarch64_version=version,
                    features=tuple(f for f in AARCH64_FEATURES if f in have))
-
-
-def _aarch64_generic(flags: set[str]) -> str:
-    """archspec's best generic aarch64 target whose features the host has (imports archspec:
-    only reached on aarch64 Linux)."""
-    import archspec.cpu
-
-    best = "aarch64"
-    for name in ("armv8.1a", "armv8.2a", "armv8.3a", "armv8.4a", "armv8.5a", "armv9.0a"):
-        target = archspec.cpu.TARGETS[name]
-        if set(target.features) <= flags:
-            best = name
-        else:
-            break
-    return best
 
 
 def _aarch64_version(generic: str) -> str:
@@ -329,7 +320,7 @@ def _nvidia_smi(ctx: _Ctx) -> tuple[str | None, list[_RawGpu] | None]:
             errors.append(f"{exe}: {_reason(err)}")
             continue
         if rc != 0:
-            errors.append(f"{exe}: exit status {rc}: {out.strip()[:200]}")
+            errors.append(f"{exe}: exit status {rc}: {(out.strip().splitlines() or [''])[0][:200]}")
             continue
         gpus: list[_RawGpu] = []
         driver: str | None = None
@@ -381,9 +372,10 @@ def _detect_nvidia(ctx: _Ctx, os_name: str) -> NvidiaInfo | None:
             result = probes.libcuda_query(SUBPROCESS_TIMEOUT)
             cuda = _cuda_int(int(result["driver_version"]))
             ctx.note("nvidia.cuda_driver_version", "libcuda cuDriverGetVersion (child process)")
-            gpus = []
+            gpus = None if result.get("devices") is None else []
             for i, d in enumerate(result.get("devices") or []):
                 cc = d.get("compute_capability")
+                gpus = gpus if gpus is not None else []
                 gpus.append(_RawGpu(
                     index=i, name=d.get("name"), uuid=d.get("uuid"),
                     cc=f"{int(cc[0])}.{int(cc[1])}" if cc else None,

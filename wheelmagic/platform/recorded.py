@@ -220,7 +220,7 @@ class RecordedProbes:
         self.calls.append(("libcuda_query", timeout))
         data = self.facts.get("libcuda")
         if data is None and "libcuda_cuDriverGetVersion" in self.facts:
-            data = {"driver_version": self.facts["libcuda_cuDriverGetVersion"], "devices": []}
+            data = {"driver_version": self.facts["libcuda_cuDriverGetVersion"]}  # devices unknown
         if data is None:
             raise RuntimeError("OSError: cannot load libcuda.so.1 (not recorded on this machine)")
         if data.get("timeout"):
