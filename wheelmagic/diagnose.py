@@ -203,6 +203,10 @@ def _get(obj: object, *names: str) -> Any:
     return None
 
 
+def _index(value: object, default: int) -> int:
+    return value if isinstance(value, int) else default
+
+
 def _estimate_cuda(driver: Version | None) -> Version | None:
     if driver is None:
         return None
@@ -236,7 +240,8 @@ def _machine(platform: object, supported: SupportedProperties) -> _Machine:
     if driver_cuda is None and driver is not None:
         driver_cuda, estimated = _estimate_cuda(driver), True
     gpus = tuple(
-        _Gpu(i, str(_get(g, "name") or f"GPU{i}"), _cc(_get(g, "compute_capability")))
+        _Gpu(_index(_get(g, "index"), i), str(_get(g, "name") or f"GPU{i}"),
+             _cc(_get(g, "compute_capability")))
         for i, g in enumerate(_get(nv, "gpus") or ())
     )
     amd = _get(platform, "amd")
@@ -245,7 +250,7 @@ def _machine(platform: object, supported: SupportedProperties) -> _Machine:
         gfx = tuple(supported.get("amd", {}).get("gfx_arch", ()))
     intel = _get(platform, "intel")
     intel_ok = bool(supported.get("intel", {}).get("device_ip")) or bool(
-        intel and (_get(intel, "devices", "gpus", "device_ips") or _get(intel, "xpu"))
+        intel and (_get(intel, "device_ip", "devices", "gpus", "device_ips") or _get(intel, "xpu"))
     )
     os_name = str(_get(platform, "os") or "linux").lower()
     return _Machine(

@@ -1,8 +1,7 @@
 """`wheelmagic.diagnose`: every verdict, the predicted PyTorch message and the fix command.
 
-Machines are recorded platform snapshots (tests/data/platforms when present, else the minimal
-ones in tests/data/doctor); installed builds are `InstalledBuild` values, plus a few read from
-real files to check the two modules together.
+Machines are the recorded platform snapshots in tests/data/platforms; installed builds are
+`InstalledBuild` values, plus a few read from real files to check the two modules together.
 """
 
 from __future__ import annotations
@@ -22,8 +21,8 @@ CPU_WHEEL = Path("/opt/wheels/torch-2.13.0+cpu-cp311-cp311-manylinux_2_28_x86_64
 
 
 def snapshot(name: str) -> Any:
-    """A snapshot as `Platform` when `wheelmagic.platform` can load it, else the raw JSON."""
-    path = DATA / "doctor" / f"{name}.snapshot.json"
+    """A recorded snapshot, as `Platform` when `wheelmagic.platform` can load it, else raw JSON."""
+    path = DATA / "platforms" / f"{name}.snapshot.json"
     try:
         from wheelmagic.platform import load_platform
     except ImportError:
@@ -31,12 +30,16 @@ def snapshot(name: str) -> Any:
     return load_platform(path)
 
 
-H100 = "h100-driver580"
-T4 = "t4-driver535"
-GTX1080TI = "gtx1080ti-driver580"
-RTX5090 = "rtx5090-driver570"
-NOGPU = "nogpu"
-AMD = "amd-gfx90a"
+H100 = "nvidia-h100-driver580"
+T4 = "nvidia-t4-driver535"
+GTX1080TI = "nvidia-gtx1080ti-driver580"
+RTX5090 = "nvidia-rtx5090-driver570"
+MIXED = "nvidia-mixed-gtx1080ti-rtx5090-driver580"
+WSL4090 = "nvidia-wsl2-rtx4090-driver572"
+NOGPU = "cpu-x86_64-v3"
+AMD = "amd-mi250-rocm64"
+INTEL = "intel-arc-b580-xe"
+APPLE = "apple-m2-macos14"
 
 
 def torch_build(version: str, kind: str = "cuda", **kw: Any) -> InstalledBuild:
@@ -144,9 +147,37 @@ def test_cpu_build_on_amd() -> None:
 
 
 def test_cpu_build_with_intel_xpu() -> None:
-    supported = {"intel": {"device_ip": ["20.1.0"]}}
-    d = run(NOGPU, torch_build("2.13.0+cpu", kind="cpu"), supported=supported)
+    d = run(INTEL, torch_build("2.13.0+cpu", kind="cpu"))
     assert d.status == "suboptimal" and d.fix_variant == "xpu"
+    assert d.fix_command == "wheelmagic install torch==2.13.0 --variant xpu"
+
+
+def test_xpu_build_fits_intel_arc() -> None:
+    assert run(INTEL, torch_build("2.13.0+xpu", kind="xpu", xpu="20250101")).status == "fits"
+
+
+def test_cpu_build_fits_apple_silicon() -> None:
+    d = run(APPLE, torch_build("2.14.1", kind="cpu", local=None))
+    assert d.status == "fits" and d.fix_command is None
+
+
+def test_cpu_build_with_no_gpu_fits() -> None:
+    assert run(NOGPU, torch_build("2.14.1+cpu", kind="cpu")).status == "fits"
+
+
+def test_wsl2_rtx4090_cu126_could_be_cu128() -> None:
+    d = run(WSL4090, torch_build("2.11.0+cu126"))
+    assert d.status == "suboptimal"
+    assert d.fix_command == "wheelmagic install torch==2.11.0 --variant cu128"
+
+
+def test_mixed_pascal_and_blackwell_have_no_common_build() -> None:
+    d = run(MIXED, torch_build("2.14.1+cu130"))
+    assert d.status == "broken"
+    assert "GPU0 NVIDIA GeForce GTX 1080 Ti" in d.reasons[0]
+    assert any("no published PyTorch CUDA build covers" in r for r in d.reasons)
+    assert d.fix_variant == "cpu"
+
 
 
 @pytest.mark.skipif(not CPU_WHEEL.exists(), reason="real CPU torch wheel not on this machine")
@@ -418,6 +449,7 @@ def test_describe_platform() -> None:
         "NVIDIA driver 535.104.05 (CUDA 12.2); Tesla T4 (compute capability 7.5) (linux x86_64)")
     assert describe_platform(snapshot(NOGPU)) == "no GPU (linux x86_64)"
     assert describe_platform(snapshot(AMD)).startswith("AMD gfx90a")
+    assert describe_platform(snapshot(APPLE)) == "Apple silicon (macos aarch64)"
 
 
 def test_major_only_cuda_is_not_ranked() -> None:

@@ -21,7 +21,7 @@ from test_installed import (  # type: ignore[import-not-found]
 )
 
 ROOT = Path(__file__).resolve().parents[2]
-SNAPSHOTS = ROOT / "tests" / "data" / "doctor"
+SNAPSHOTS = ROOT / "tests" / "data" / "platforms"
 
 
 def _platform_ready() -> bool:
@@ -91,7 +91,7 @@ def python_of(venv: Path) -> str:
 def test_cpu_wheel_on_h100_is_suboptimal(venv: Path, site: Path) -> None:
     extract_cpu_wheel(site)
     code, out, err = doctor("--python", python_of(venv), "--platform",
-                            str(SNAPSHOTS / "h100-driver580.snapshot.json"), "--json")
+                            str(SNAPSHOTS / "nvidia-h100-driver580.snapshot.json"), "--json")
     assert code == 1, err
     doc = json.loads(out)
     assert doc["status"] == "suboptimal"
@@ -108,7 +108,7 @@ def test_cpu_wheel_on_h100_is_suboptimal(venv: Path, site: Path) -> None:
 def test_cu130_fits_h100(venv: Path, site: Path) -> None:
     make_dist(site, "torch", "2.11.0", version_py=VERSION_PY_CU130, requires=REQUIRES_CU130)
     code, out, err = doctor("--python", python_of(venv), "--platform",
-                            str(SNAPSHOTS / "h100-driver580.snapshot.json"), "--json")
+                            str(SNAPSHOTS / "nvidia-h100-driver580.snapshot.json"), "--json")
     assert code == 0, err
     doc = json.loads(out)
     assert doc["status"] == "fits" and doc["fix_command"] is None
@@ -121,7 +121,7 @@ def test_cu130_on_t4_driver535_is_broken(venv: Path, site: Path) -> None:
               requires=REQUIRES_CU130)
     make_dist(site, "torchvision", "0.29.1+cu130", requires=["torch==2.14.1"])
     code, out, err = doctor("--python", python_of(venv), "--platform",
-                            str(SNAPSHOTS / "t4-driver535.snapshot.json"), "--json")
+                            str(SNAPSHOTS / "nvidia-t4-driver535.snapshot.json"), "--json")
     assert code == 2, err
     doc = json.loads(out)
     assert doc["status"] == "broken"
@@ -134,7 +134,7 @@ def test_cu130_on_t4_driver535_is_broken(venv: Path, site: Path) -> None:
 @needs_platform
 def test_not_installed(venv: Path, site: Path) -> None:
     code, out, err = doctor("--python", python_of(venv), "--platform",
-                            str(SNAPSHOTS / "nogpu.snapshot.json"), "--json")
+                            str(SNAPSHOTS / "cpu-x86_64-v3.snapshot.json"), "--json")
     assert code == 3, err
     doc = json.loads(out)
     assert doc["status"] == "not-installed"
@@ -147,7 +147,7 @@ def test_human_table(venv: Path, site: Path) -> None:
     make_dist(site, "torch", "2.14.1+cu130")
     make_dist(site, "torchvision", "0.28.0+cu130", requires=["torch==2.13.0"])
     code, out, err = doctor("--python", python_of(venv), "--platform",
-                            str(SNAPSHOTS / "h100-driver580.snapshot.json"))
+                            str(SNAPSHOTS / "nvidia-h100-driver580.snapshot.json"))
     assert code == 2, err
     assert "  verdict    broken" in out
     assert "torch 2.14.1+cu130 (CUDA 13.0)" in out
@@ -162,7 +162,7 @@ def test_human_table(venv: Path, site: Path) -> None:
 def test_bad_python_names_the_path(tmp_path: Path) -> None:
     missing = tmp_path / "no-such-python"
     code, out, err = doctor("--python", str(missing), "--platform",
-                            str(SNAPSHOTS / "nogpu.snapshot.json"))
+                            str(SNAPSHOTS / "cpu-x86_64-v3.snapshot.json"))
     assert code == 4
     assert str(missing) in err
 
@@ -182,7 +182,7 @@ def test_report_text_without_platform_module() -> None:
     from wheelmagic.diagnose import diagnose
     from wheelmagic.interpreter import inspect_interpreter
 
-    snap = json.loads((SNAPSHOTS / "nogpu.snapshot.json").read_text())
+    snap = json.loads((SNAPSHOTS / "cpu-x86_64-v3.snapshot.json").read_text())
     d = diagnose({}, snap, {}, where="/v/bin/python")
     buf = io.StringIO()
     report_text(d, {}, "no GPU (linux x86_64)", inspect_interpreter(), ["torch"], buf)  # type: ignore[list-item]
