@@ -110,11 +110,56 @@ def _platform_lines(platform: Any) -> list[tuple[str, str]]:
         summary = getattr(platform, "summary", None)
         text = summary() if callable(summary) else str(platform)
         return [("platform", str(text))]
+    return _snapshot_rows(data)
+
+
+def _snapshot_rows(data: dict[str, Any]) -> list[tuple[str, str]]:
+    """Rows for a `Platform.to_json()` snapshot: machine, driver, one row per GPU."""
     rows: list[tuple[str, str]] = []
+    cpu = data.get("cpu") or {}
+    level = (f"x86-64-v{cpu['x86_64_level']}" if cpu.get("x86_64_level")
+             else f"armv{cpu['aarch64_version']}" if cpu.get("aarch64_version") else "")
+    machine = " ".join(str(x) for x in (data.get("os"), data.get("arch")) if x)
+    if machine or level:
+        rows.append(("machine", ", ".join(x for x in (machine, level) if x)))
+    nv = data.get("nvidia")
+    if isinstance(nv, dict):
+        cuda = f" (supports CUDA {nv['cuda_driver_version']})" if nv.get("cuda_driver_version") \
+            else ""
+        rows.append(("NVIDIA driver", f"{nv.get('driver_version') or '?'}{cuda}"))
+        gpus = nv.get("gpus")
+        for i, g in enumerate(gpus or []):
+            if not isinstance(g, dict):
+                rows.append((f"GPU {i}", str(g)))
+                continue
+            bits = [str(g.get("name") or "GPU")]
+            if g.get("compute_capability"):
+                bits.append(f"compute capability {g['compute_capability']}")
+            if g.get("memory_bytes"):
+                bits.append(human_bytes(g["memory_bytes"]))
+            if g.get("mig"):
+                bits.append("MIG")
+            rows.append((f"GPU {g.get('index', i)}", ", ".join(bits)))
+        if gpus == []:
+            rows.append(("GPU", "none visible"))
+    amd = data.get("amd")
+    if isinstance(amd, dict):
+        rocm = f" (ROCm {amd['rocm_version']})" if amd.get("rocm_version") else ""
+        rows.append(("AMD GPU", ", ".join(amd.get("gfx") or ["?"]) + rocm))
+    intel = data.get("intel")
+    if isinstance(intel, dict):
+        rows.append(("Intel GPU", "device IP " + ", ".join(intel.get("device_ip") or ["?"])))
+    apple = data.get("apple")
+    if isinstance(apple, dict):
+        rows.append(("Apple", f"macOS {apple.get('macos_version') or '?'} (MPS)"))
+    if not any(k in data for k in ("nvidia", "amd", "intel", "apple")):
+        rows.append(("GPU", "none found"))
+    if data.get("description"):
+        rows.append(("snapshot", str(data["description"])))
+    known = {"os", "arch", "cpu", "nvidia", "amd", "intel", "apple", "sources", "description"}
     for key, value in data.items():
-        if value in (None, [], {}, ""):
-            continue
-        rows.append((str(key), _compact(value)))
+        if key not in known and value not in (None, [], {}, ""):
+            rows.append((str(key), _compact(value)))
     return rows
 
 

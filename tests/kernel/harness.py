@@ -1,6 +1,6 @@
 """Real Jupyter kernels for the extension's tests (shared with tests/notebooks and tests/browser).
 
-* `kernel_venv`: a throwaway venv per test session whose kernels see ipykernel and wheelmagic
+* `kernel_venv`: a throwaway venv per test whose kernels see ipykernel and wheelmagic
   (through a `.pth` that adds the project venv's site-packages *after* its own), so
   `sys.executable` in the kernel is the throwaway python and installs land there, never in
   `.venv`. wheelmagic is enabled in it with the real startup file (`wheelmagic enable
@@ -38,11 +38,15 @@ class KernelVenv:
     kernels: Path  # a kernelspec directory with "wm" in it
 
 
-@pytest.fixture(scope="session")
-def kernel_venv(tmp_path_factory: pytest.TempPathFactory) -> KernelVenv:
+def make_kernel_venv(base: Path, *, enabled: bool = True) -> KernelVenv:
+    """A fresh venv under `base` (about a second: no pip, the parent's packages via .pth).
+
+    `enabled`: wheelmagic's startup file installed (`wheelmagic enable`), as in an image
+    that turns it on for every kernel; otherwise a notebook loads it with `%load_ext`.
+    """
     from wheelmagic.commands.enable import enable
 
-    prefix = tmp_path_factory.mktemp("kernel-venv") / "venv"
+    prefix = base / "venv"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(prefix)], check=True,
                    timeout=120)
     python = str(prefix / "bin" / "python")
@@ -52,7 +56,8 @@ def kernel_venv(tmp_path_factory: pytest.TempPathFactory) -> KernelVenv:
     parent = sysconfig.get_paths()["purelib"]  # .venv's: ipykernel, IPython, wheelmagic (editable)
     Path(site, "zz_wheelmagic_tests_parent.pth").write_text(
         f"import site; site.addsitedir({parent!r})\n")
-    enable("sys-prefix", prefix=str(prefix))
+    if enabled:
+        enable("sys-prefix", prefix=str(prefix))
     kernels = prefix.parent / "kernels"
     spec = kernels / "wm"
     spec.mkdir(parents=True)
@@ -64,6 +69,12 @@ def kernel_venv(tmp_path_factory: pytest.TempPathFactory) -> KernelVenv:
                            capture_output=True, text=True, timeout=60)
     assert check.returncode == 0 and check.stdout.strip() == str(prefix), check.stderr
     return KernelVenv(prefix, python, kernels)
+
+
+@pytest.fixture
+def kernel_venv(tmp_path_factory: pytest.TempPathFactory) -> KernelVenv:
+    """One throwaway venv per test: installs by one test never leak into another."""
+    return make_kernel_venv(tmp_path_factory.mktemp("kernel-venv"))
 
 
 def kernel_env(tmp: Path, **extra: str) -> dict[str, str]:
@@ -210,17 +221,21 @@ class WheelIndex:
 
 @pytest.fixture(scope="session")
 def wheel_index(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WheelIndex]:
-    """torch 2.14.1 as `null` (CPU) and `cuda13.0` variants, plus a plain dependency."""
+    """torch 2.14.1 as `null` (CPU), `cuda12.8` and `cuda13.0` variants, plus a dependency."""
     from support.server import serve_directory
-    from support.wheels import build_plain_wheel, build_wheel
+    from support.wheels import LABELS, build_plain_wheel, build_wheel
 
     from wheelmagic.index.build import build_index
 
     base = tmp_path_factory.mktemp("wheel-index")
     wheels = base / "wheels"
-    # payloads big enough that the progress bar has something to show
-    build_wheel(wheels, "torch", "2.14.1", label="null", payload=3 << 20)
-    build_wheel(wheels, "torch", "2.14.1", label="cuda13.0", payload=3 << 20)
+    # payloads big enough that the progress bar has something to show. Only the `nvidia`
+    # namespace: the doctor does not yet know the static `priority` namespace of torch's
+    # variants.json, and would judge an installed priority-labelled build broken.
+    build_wheel(wheels, "torch", "2.14.1", label="null", payload=3 << 20, properties={})
+    for label in ("cuda12.8", "cuda13.0"):
+        build_wheel(wheels, "torch", "2.14.1", label=label, payload=3 << 20,
+                    properties={"nvidia": LABELS[label]["nvidia"]})
     build_plain_wheel(wheels, "filelock", "3.0")
     www = base / "www"
     build_index(wheels, www, link="copy")
@@ -229,7 +244,8 @@ def wheel_index(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WheelIndex
 
 
 def snapshot(name: str = "h100-driver580") -> Path:
-    path = ROOT / "tests" / "data" / "doctor" / f"{name}.snapshot.json"
+    """A recorded platform snapshot (copies kept here: the kernel tests' own fixtures)."""
+    path = Path(__file__).resolve().parent / "data" / f"{name}.snapshot.json"
     assert path.exists(), path
     return path
 

@@ -155,8 +155,11 @@ def test_text_renderer_plan() -> None:
 
 
 def test_doctor_report_html_and_text() -> None:
-    platform = SimpleNamespace(to_json=lambda: {"os": "linux", "arch": "x86_64", "nvidia": {
-        "driver": "580.65", "gpus": ["H100"]}, "amd": None})
+    platform = SimpleNamespace(to_json=lambda: {
+        "os": "linux", "arch": "x86_64", "cpu": {"x86_64_level": 4},
+        "nvidia": {"driver_version": "580.65", "cuda_driver_version": "13.0", "gpus": [
+            {"index": 0, "name": "H100", "compute_capability": "9.0", "memory_bytes": 80 << 30}]},
+        "amd": None, "sources": {"nvidia": "NVML"}})
     diag = SimpleNamespace(status="broken", reasons=["CUDA 13.0 build, driver supports 12.4"],
                            predicted=["The NVIDIA driver on your system is too old"], notes=[],
                            fix_magic="%variant_install torch --variant cuda12.4")
@@ -164,7 +167,10 @@ def test_doctor_report_html_and_text() -> None:
     rep = doctor_report(platform, diag, installed)
     html, text = rep._repr_html_(), rep.text()
     assert "wheelmagic doctor: broken" in html and "#c62828" in html
-    assert "driver=580.65" in text and "amd" not in text  # empty facts are left out
+    assert "machine           linux x86_64, x86-64-v4" in text
+    assert "NVIDIA driver     580.65 (supports CUDA 13.0)" in text
+    assert "GPU 0             H100, compute capability 9.0, 80.0 GiB" in text
+    assert "AMD" not in text and "NVML" not in text  # empty facts and sources are left out
     assert text.splitlines()[1].split() == ["installed", "torch", "2.14.1+cu130", "(CUDA", "13.0)"]
     assert text.rstrip().endswith("to fix: %variant_install torch --variant cuda12.4")
     assert repr(rep) == text
