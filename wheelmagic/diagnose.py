@@ -20,6 +20,10 @@ from wheelmagic.variants.ordering import SupportedProperties, check_compatible
 
 if TYPE_CHECKING:
     from wheelmagic.installed import Builds, InstalledBuild
+    from wheelmagic.platform import Platform
+
+    #: a `Platform`, or the same facts as its JSON (hand-written test machines)
+    PlatformLike = Platform | Mapping[str, Any]
 
 Status = Literal["fits", "suboptimal", "broken", "not-installed"]
 
@@ -478,7 +482,7 @@ class _Verdict:
 
 def diagnose(
     installed: Builds,
-    platform: object,
+    platform: PlatformLike,
     supported: SupportedProperties,
     *,
     where: str | None = None,
@@ -524,7 +528,7 @@ def diagnose(
     return diag
 
 
-def describe_platform(platform: object, supported: SupportedProperties | None = None) -> str:
+def describe_platform(platform: PlatformLike, supported: SupportedProperties | None = None) -> str:
     """One line about the accelerator facts diagnose uses: driver, CUDA, GPUs, gfx."""
     m = _machine(platform, supported or {})
     return f"{_summary(m)} ({m.os} {m.arch})"

@@ -450,16 +450,16 @@ def _search_path(target: Interpreter | Iterable[str | os.PathLike[str]]) -> list
 def read_installed(
     target: Interpreter | Iterable[str | os.PathLike[str]],
     names: Iterable[str] = DEFAULT_PACKAGES,
-) -> dict[NormalizedName, InstalledBuild]:
+) -> dict[str, InstalledBuild]:
     """The installed builds of `names` in an interpreter (or a list of site dirs).
 
     Reads `importlib.metadata.distributions(path=...)` over the target's `sys.path`, in this
     process: nothing is imported from the target. The first distribution on the path wins, as
-    for `import`. Absent packages are absent from the result.
+    for `import`. Keys are normalized names, in the order asked; absent packages are left out.
     """
     order = list(dict.fromkeys(canonicalize_name(n) for n in names))
     wanted = set(order)
-    out: dict[NormalizedName, InstalledBuild] = {}
+    out: dict[str, InstalledBuild] = {}
     for dist in md.distributions(path=_search_path(target)):
         raw = dist.metadata["Name"] if dist.metadata is not None else None
         if not raw or canonicalize_name(raw) not in wanted:

@@ -16,8 +16,6 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, TextIO
 
 if TYPE_CHECKING:
-    from packaging.utils import NormalizedName
-
     from wheelmagic.diagnose import Diagnosis
     from wheelmagic.installed import InstalledBuild
     from wheelmagic.interpreter import Interpreter
@@ -54,7 +52,7 @@ def _platform_json(platform: object) -> Any:
 
 def report_json(
     diagnosis: Diagnosis,
-    installed: Mapping[NormalizedName, InstalledBuild],
+    installed: Mapping[str, InstalledBuild],
     platform: object,
     interpreter: Interpreter,
 ) -> dict[str, Any]:
@@ -71,10 +69,10 @@ def report_json(
 
 def report_text(
     diagnosis: Diagnosis,
-    installed: Mapping[NormalizedName, InstalledBuild],
+    installed: Mapping[str, InstalledBuild],
     platform_summary: str,
     interpreter: Interpreter,
-    names: list[NormalizedName],
+    names: list[str],
     stream: TextIO,
 ) -> None:
     """A short table: platform, installed builds, verdict, reasons, predicted error, fix."""
@@ -110,7 +108,7 @@ def run(args: argparse.Namespace) -> int:
     from wheelmagic.platform import current_platform
     from wheelmagic.providers import supported_properties
 
-    names = [canonicalize_name(n) for n in (args.packages or DEFAULT_PACKAGES)]
+    names: list[str] = [canonicalize_name(n) for n in (args.packages or DEFAULT_PACKAGES)]
     interpreter = inspect_interpreter(args.python)
     platform = current_platform(args.platform, os.environ)
     supported = supported_properties(platform)
