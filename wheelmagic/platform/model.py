@@ -215,7 +215,7 @@ class _Reader:
             raise self.fail(key, f"expected an object, got {type(data).__name__}")
         for k in data:
             if k not in allowed:
-                where = f"{key}.{k}" if key else str(k)
+                where = f"{key}.{k}" if key != "<root>" else str(k)
                 raise self.fail(where, f"unknown key (known: {', '.join(allowed)})")
         return dict(data)
 
@@ -247,7 +247,7 @@ class _Reader:
         return tuple(value)
 
     def platform(self, data: Any) -> Platform:
-        top = self.obj(data, "", ("description", "os", "arch", "cpu", "nvidia", "amd", "intel",
+        top = self.obj(data, "<root>", ("description", "os", "arch", "cpu", "nvidia", "amd", "intel",
                                    "apple", "sources"))
         if top is None:
             raise self.fail("<root>", "expected a JSON object, got null")

@@ -33,6 +33,8 @@ past them, and say so here:
 
 from __future__ import annotations
 
+import re
+
 from wheelmagic.platform.model import GpuInfo, NvidiaInfo, Platform
 
 __all__ = ["explain", "supported_properties", "cuda_lower_bounds", "cuda_upper_bounds",
@@ -63,7 +65,8 @@ INTEL_COMPAT_IP: dict[str, str] = {"30.1.0": "30.0.4"}
 
 
 def _ver(text: str) -> tuple[int, ...]:
-    return tuple(int(p) for p in text.split(".") if p.isdigit())
+    """"580.65.06" -> (580, 65, 6); "9.2a" -> (9, 2)."""
+    return tuple(int(m) for m in re.findall(r"\d+", text))
 
 
 def _mvc_major(driver: str | None, os_name: str | None) -> int | None:
@@ -161,7 +164,7 @@ def supported_properties(platform: Platform) -> dict[str, dict[str, list[str]]]:
     if cpu is not None and cpu.aarch64_version and platform.arch in (None, "aarch64"):
         version = cpu.aarch64_version
         if version not in AARCH64_VERSIONS:  # newer than 9.0a: cap as the reference does
-            version = AARCH64_VERSIONS[0] if _ver(version) > (9,) else "8a"
+            version = AARCH64_VERSIONS[0] if _ver(version) > (9, 0) else "8a"
         arm = {"version": list(AARCH64_VERSIONS[AARCH64_VERSIONS.index(version):])}
         arm.update({f: ["on"] for f in cpu.features or ()})
         out["aarch64"] = arm
