@@ -122,6 +122,14 @@ class Selection:
         return "; ".join(parts)
 
 
+def label_matches(label: str | None, wanted: str) -> bool:
+    """`--variant` takes a label (`cuda13.0`) or a backend name for the same line (`cu130`, `cpu`)."""
+    if label == wanted:
+        return True
+    line = accelerator_line(label)
+    return line is not None and line == accelerator_line(wanted)
+
+
 def variant_name(label: str | None) -> str:
     return "non-variant" if label is None else label
 
@@ -211,7 +219,7 @@ def select(
             sel.rejected.append(Rejection(cand.filename, cand.index_url, reject[0], reject[1]))
             continue
         label = cand.label
-        if variant_label is not None and label != variant_label:
+        if variant_label is not None and not label_matches(label, variant_label):
             sel.rejected.append(Rejection(cand.filename, cand.index_url,
                                           f"not the requested variant {variant_label!r}",
                                           "label-not-requested"))
