@@ -226,8 +226,21 @@ def run_fix(checkup: Checkup, settings: Settings) -> FixOutcome:
         argv += ["--index-url", settings.index_url]
     for url in settings.extra_index_urls:
         argv += ["--extra-index-url", url]
+    from wheelmagic.errors import SelectionError
+
     args = build_install_parser().parse_args(argv)
-    plan, indexes, client = make_plan_for(args)
+    try:
+        plan, indexes, client = make_plan_for(args)
+    except SelectionError as err:
+        if not args.variant:
+            raise
+        # The doctor names the line the way PyTorch's per-backend indexes do (`cpu`, `cu128`);
+        # a variant index may label it otherwise (`null`, `cuda12.8`). Without `--variant`
+        # the platform's own order still picks a build that fits this machine.
+        _say(f"{_PREFIX} no build labelled {args.variant!r} ({err.message}); "
+             "choosing the best build for this machine instead")
+        args.variant = None
+        plan, indexes, client = make_plan_for(args)
     try:
         if plan.nothing_to_do:
             return FixOutcome([], plan.summary())
@@ -355,6 +368,8 @@ class HookFinder:
         self._checkup: Checkup | None = None
         #: what this process's one automatic fix did (never two per process)
         self._fixed: str | None = None
+        #: the doctor's fix installed nothing (its build was "already installed")
+        self._noop_fix = False
         #: set once this process holds a build that was replaced on disk
         self.restart_pending: str | None = None
         #: watched modules that were already imported when the hook was installed
@@ -509,11 +524,12 @@ class HookFinder:
                  f"  {detail}\n  to fix it by hand: {hint}")
             return None
         attempts.finish(interp, signature, "fixed", outcome.summary)
-        self._fixed = outcome.summary or "a fitting build was installed"
         if outcome.summary:
             _say(f"{_PREFIX} {outcome.summary}")
         if not outcome.changed:
+            self._noop_fix = True
             return None
+        self._fixed = outcome.summary or "a fitting build was installed"
         return outcome
 
     def _can_continue(self, changed: Sequence[str], module: ModuleType,
@@ -609,7 +625,8 @@ class HookFinder:
         status = getattr(diag, "status", None)
         if diag is not None and status in ("broken", "suboptimal"):
             lines.append(f"  the installed build: {_first_reason(diag)}")
-        if checkup is not None and status not in ("broken", "suboptimal"):
+        if checkup is not None and (status not in ("broken", "suboptimal") or self._noop_fix):
+            # the doctor saw nothing wrong, or its fix changed nothing: reinstall what is there
             repair = repair_for(checkup, name, cause)
             if repair is not None:
                 checkup = Checkup(repair, checkup.installed, checkup.platform, checkup.supported)
