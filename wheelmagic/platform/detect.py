@@ -350,6 +350,12 @@ def _detect_nvidia(ctx: _Ctx, os_name: str) -> NvidiaInfo | None:
     gpus: list[_RawGpu] | None = None
     gpu_source = ""
     wsl_nvml = f"{WSL_LIB_DIR}/libnvidia-ml.so.1"
+    if os_name == "linux" and not _driver_traces(ctx):
+        # without /dev/nvidiactl (native, containers) or /dev/dxg (WSL2) NVML cannot work:
+        # skip importing pynvml (~25 ms) and every fallback
+        ctx.note("nvidia", "no NVIDIA driver: no /dev/nvidia*, /dev/dxg, /sys/module/nvidia, "
+                 "/proc/driver/nvidia or WSL2 libraries; NVML, libcuda and nvidia-smi not tried")
+        return None
     libraries: list[str | None] = [None]
     if os_name == "linux" and probes.glob(wsl_nvml):
         libraries.append(wsl_nvml)  # a stub libnvidia-ml may win in ldconfig on WSL2
@@ -362,10 +368,6 @@ def _detect_nvidia(ctx: _Ctx, os_name: str) -> NvidiaInfo | None:
             break
         except Exception as err:
             ctx.note("nvidia.nvml", f"{library or 'libnvidia-ml'} failed: {_reason(err)}")
-    if driver is None and os_name == "linux" and not _driver_traces(ctx):
-        ctx.note("nvidia", "no NVIDIA driver: no /dev/nvidia*, /dev/dxg, /sys/module/nvidia "
-                 "or /proc/driver/nvidia; libcuda and nvidia-smi not tried")
-        return None
     if driver is None:
         # NVML is missing (container without the `utility` capability) or broken
         try:
