@@ -19,7 +19,7 @@ unset PIP_FIND_LINKS PIP_INDEX_URL PIP_EXTRA_INDEX_URL WHEELMAGIC_INDEX_URL WHEE
 export PIP_CONFIG_FILE=/dev/null
 export WHEELMAGIC_CACHE_DIR="$PWD/$WORK/cache"
 
-H100=$(ls tests/data/platforms/*h100*.json 2>/dev/null | head -n1 || true)
+H100=$(ls tests/data/platforms/*h100*.snapshot.json 2>/dev/null | head -n1 || true)
 [ -n "$H100" ] || H100=tests/data/doctor/h100-driver580.snapshot.json
 
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }

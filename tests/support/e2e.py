@@ -41,7 +41,8 @@ def have_real_wheels(cuda: bool = False) -> bool:
 
 def snapshot(kind: str) -> Path:
     """A recorded platform snapshot: `cpu` or `h100` (driver 580, CUDA 13.0, cc 9.0)."""
-    patterns = {"cpu": ("*cpu*.json", "*nogpu*.json"), "h100": ("*h100*.json",)}[kind]
+    patterns = {"cpu": ("*cpu*.snapshot.json", "*nogpu*.snapshot.json"),
+                "h100": ("*h100*.snapshot.json",)}[kind]
     for d in (PLATFORMS, DOCTOR_SNAPSHOTS):
         for pat in patterns:
             hits = sorted(d.glob(pat))
@@ -121,7 +122,9 @@ def wheelmagic(*args: str, env: Mapping[str, str], timeout: float = 900) -> Ran:
 
 
 def index_build(wheel_dir: Path, out_dir: Path, env: Mapping[str, str]) -> Path:
-    ran = wheelmagic("index", "build", str(wheel_dir), str(out_dir), "--link", env=env)
+    # hard links (the default; a copy across file systems): the test server, like many
+    # static hosts, does not follow symlinks out of its root
+    ran = wheelmagic("index", "build", str(wheel_dir), str(out_dir), env=env)
     assert ran.returncode == 0, ran.output
     return out_dir
 
