@@ -201,10 +201,34 @@ def run_doctor() -> Checkup | None:
     from wheelmagic.platform import current_platform
     from wheelmagic.providers import supported_properties
 
-    installed = read_installed([p or "." for p in sys.path])  # what `import` would find now
+    installed = read_installed(_paths_with_watched_dists())
+
     platform = current_platform()
     supported = supported_properties(platform)
     return Checkup(diagnose(installed, platform, supported), installed, platform, supported)
+
+
+def _paths_with_watched_dists() -> list[str]:
+    """The `sys.path` entries (in order) that hold a torch-family dist-info.
+
+    `read_installed` parses the METADATA of every distribution on the path it is given (a
+    quarter of a second in a big environment, on the path of `import torch`); one directory
+    listing per entry is enough to skip the entries that cannot hold a watched package.
+    Falls back to the whole `sys.path` when none does.
+    """
+    import os
+
+    prefixes = tuple(f"{n}-" for n in WATCHED)
+    out: list[str] = []
+    for entry in sys.path:
+        path = entry or os.getcwd()
+        try:
+            names = os.listdir(path)
+        except OSError:
+            continue
+        if any(n.startswith(prefixes) and n.endswith((".dist-info", ".egg-info")) for n in names):
+            out.append(path)
+    return out or [p or os.getcwd() for p in sys.path]
 
 
 def run_fix(checkup: Checkup, settings: Settings) -> FixOutcome:
