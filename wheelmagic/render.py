@@ -75,18 +75,34 @@ def progress_text(event: Any, width: int = 30) -> str:
     return f"{name}  {head}{tail}"
 
 
+def _progress_numbers(event: Any) -> str:
+    """`45%  120.0 MiB/265.3 MiB  30.2 MiB/s  eta 00:05` (the text bar without the bar)."""
+    total = _get(event, "total_bytes")
+    done = int(_get(event, "done_bytes", 0) or 0)
+    rate = _get(event, "rate_bytes_per_s")
+    parts = []
+    if total:
+        parts.append(f"{min(done / total, 1.0) * 100:.0f}%")
+        parts.append(f"{human_bytes(done)}/{human_bytes(total)}")
+    else:
+        parts.append(human_bytes(done))
+    if rate:
+        parts.append(f"{human_bytes(rate)}/s")
+    if total and done < total:
+        parts.append(f"eta {human_eta(_get(event, 'eta_s'))}")
+    return "  ".join(parts)
+
+
 def progress_html(event: Any) -> str:
     name = html.escape(str(_get(event, "filename", "") or ""))
     total = _get(event, "total_bytes")
     done = int(_get(event, "done_bytes", 0) or 0)
     value = f'value="{done}" max="{int(total)}"' if total else ""
-    text = html.escape(progress_text(event).split("  ", 1)[1] if "  " in progress_text(event)
-                       else "")
     return (
-        f'<div class="wheelmagic-progress" style="font-family: var(--jp-code-font-family, '
-        f'monospace); font-size: 12px">'
-        f'<progress {value} style="width: 24em; vertical-align: middle"></progress> '
-        f"<code>{name}</code> <span>{text}</span></div>"
+        '<div class="wheelmagic-progress" style="font-family: var(--jp-code-font-family, '
+        'monospace); font-size: 12px; white-space: nowrap">'
+        f'<progress {value} style="width: 20em; vertical-align: middle"></progress> '
+        f"<code>{name}</code> <span>{html.escape(_progress_numbers(event))}</span></div>"
     )
 
 
