@@ -92,3 +92,53 @@ def test_pending_record_prints_confirmation_on_load(
     assert out.startswith("wheelmagic: kernel restarted; now installed: packaging ")
     assert out.count("\n") == 1
     assert not wk.record_path().exists()
+
+
+def test_magic_uses_the_cli_install_options(capsys: pytest.CaptureFixture[str]) -> None:
+    from IPython.core.error import UsageError
+
+    from wheelmagic.commands.install import build_install_parser
+    from wheelmagic.magics import install_parser, parse_line
+
+    cli = {o for a in build_install_parser()._actions for o in a.option_strings}
+    parser = install_parser()
+    magic = {o for a in parser._actions for o in a.option_strings}
+    assert cli <= magic and magic - cli == {"--no-restart"}
+    args = parse_line(parser, "torch 'torchvision>=0.20' --torch-backend cu128 --variant "
+                              "cuda12.8 --dry-run --explain --platform /x.json --backend uv "
+                              "--extra-index-url A --extra-index-url B")
+    assert args is not None
+    assert args.requirements == ["torch", "torchvision>=0.20"]
+    assert (args.torch_backend, args.variant, args.dry_run, args.explain, args.platform,
+            args.backend, args.extra_index_url) == ("cu128", "cuda12.8", True, True, "/x.json",
+                                                   "uv", ["A", "B"])
+    with pytest.raises(UsageError, match="%variant_install"):
+        parse_line(parser, "torch --no-such-option")
+    with pytest.raises(UsageError):
+        parse_line(parser, "")
+    with pytest.raises(UsageError, match="cannot parse"):
+        parse_line(parser, "torch 'unclosed")
+    assert parse_line(install_parser(), "--help") is None
+    assert "usage: %variant_install" in capsys.readouterr().out
+
+
+def test_kernel_confirmation_waits_for_the_first_cell(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """In a kernel, start-up output has no cell to go to: the line comes with the first cell."""
+    from IPython.core.events import EventManager, available_events
+
+    from wheelmagic import kernel as wk
+    from wheelmagic.kernel.restart import confirm_after_restart
+
+    monkeypatch.setenv("WHEELMAGIC_CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr(wk, "doctor_facts", lambda *a: (_ for _ in ()).throw(RuntimeError("x")))
+    wk.write_record(wk.RestartRecord("r", "ipykernel", ["packaging"], pid=1, time=time.time()))
+    ip = type("Ip", (), {})()
+    ip.kernel = object()
+    ip.events = EventManager(ip, available_events)
+    assert confirm_after_restart(ip) is not None
+    assert capsys.readouterr().out == ""
+    ip.events.trigger("pre_run_cell", None)
+    ip.events.trigger("pre_run_cell", None)
+    assert capsys.readouterr().out.count("kernel restarted") == 1
