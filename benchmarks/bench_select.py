@@ -24,8 +24,9 @@ from packaging.tags import Tag
 from packaging.utils import parse_wheel_filename
 from packaging.version import Version
 
+from wheelmagic.variants.filename import _head, _tags
 from wheelmagic.variants.metadata import parse_variants_json
-from wheelmagic.variants.selection import Candidate, Target, select
+from wheelmagic.variants.selection import Candidate, Target, _specifier, select
 
 ROOT = Path(__file__).resolve().parent.parent
 PUBLISHED = ROOT / "tests" / "data" / "variants" / "pytorch-published"
@@ -89,6 +90,10 @@ def main() -> None:
                         yanked=c.yanked) for c in cands] for _ in range(args.runs + 2)]
 
     def ours(i: int) -> object:
+        # cold: a real plan parses each index's files once, so no cache carries over
+        _head.cache_clear()
+        _tags.cache_clear()
+        _specifier.cache_clear()
         sel = select("torch", fresh[i], target=TARGET, supported=SUPPORTED,
                      variants=variants)  # type: ignore[arg-type]
         assert sel.chosen is not None

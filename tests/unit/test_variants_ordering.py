@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-import pytest
 from packaging.tags import Tag
 from packaging.version import Version
 
@@ -283,10 +282,6 @@ def test_abi_dependency_values() -> None:
     assert ranking(md, {}) == []
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: resolve_supported keys abi_dependency features by canonicalize_name() ('my-pkg'), "
-    "but feature names cannot contain '-' (^[a-z0-9_]+$); variantlib maps '-' to '_', so "
-    "`abi_dependency :: my_pkg :: 1.2` never matches an installed my-pkg 1.2"))
 def test_abi_dependency_on_a_dashed_project_name() -> None:
     md = meta(["ns"], {"ext": {"abi_dependency": {"my_pkg": ["1.2"]}}})
     assert ranking(md, {}, abi_versions={"My.Pkg": Version("1.2.3")}) == ["ext"]

@@ -160,11 +160,6 @@ def test_pre_releases_follow_pip() -> None:
                          prereleases=False)) is None
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: select() decides whether pre-releases are allowed over every parsed file; pip "
-    "decides over the files that survived tag/Requires-Python checks (PackageFinder."
-    "get_applicable_candidates gets link-evaluated candidates), so when the only final "
-    "release has no wheel for this platform pip installs the pre-release"))
 def test_pre_release_is_used_when_no_final_release_fits_the_platform() -> None:
     cands = [cand("pkg-2.0-cp313-cp313-win_amd64.whl"),
              cand("pkg-2.1rc1-cp313-cp313-manylinux_2_28_x86_64.whl")]

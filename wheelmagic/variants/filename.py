@@ -7,8 +7,9 @@ but the label (pypa/packaging#1148), so we peel the label off and hand the rest 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
-from packaging.tags import Tag
+from packaging.tags import Tag, parse_tag
 from packaging.utils import (
     BuildTag,
     InvalidWheelFilename,
@@ -74,8 +75,27 @@ def parse_wheel_name(filename: str) -> WheelName:
             f"invalid wheel filename {filename!r}: expected 5 to 7 dash-separated parts, "
             f"found {len(parts)}"
         )
+    stem = plain[:-4].split("-")
     try:
-        name, version, build, tags = parse_wheel_filename(plain)
+        name, version, build = _head("-".join(stem[:-3]))
     except (InvalidWheelFilename, ValueError) as err:
-        raise InvalidWheelName(f"invalid wheel filename {filename!r}: {err}") from None
-    return WheelName(filename, name, version, build, tags, label)
+        raise InvalidWheelName(
+            f"invalid wheel filename {filename!r}: {str(err).replace(_PLACEHOLDER_TAGS, '')}"
+        ) from None
+    return WheelName(filename, name, version, build, _tags("-".join(stem[-3:])), label)
+
+
+_PLACEHOLDER_TAGS = "-py3-none-any.whl"
+
+
+@lru_cache(maxsize=4096)
+def _head(prefix: str) -> tuple[NormalizedName, Version, BuildTag]:
+    """Name, version and build tag, validated by `packaging` (a release has many files)."""
+    name, version, build, _ = parse_wheel_filename(prefix + _PLACEHOLDER_TAGS)
+    return name, version, build
+
+
+@lru_cache(maxsize=1024)
+def _tags(text: str) -> frozenset[Tag]:
+    """Expanded compressed tag sets; the same few repeat across an index's files."""
+    return parse_tag(text)

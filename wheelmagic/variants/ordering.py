@@ -10,6 +10,7 @@ label. Zero-property variants (the null variant) therefore come after every othe
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from functools import lru_cache
 
 from packaging.markers import InvalidMarker, Marker, UndefinedComparison, UndefinedEnvironmentName
 from packaging.utils import canonicalize_name
@@ -33,6 +34,11 @@ def abi_values(version: Version) -> list[str]:
     """`abi_dependency` values a co-installed `version` satisfies, most specific first."""
     release = version.release + (0, 0)
     return [f"{release[0]}.{release[1]}.{release[2]}", f"{release[0]}.{release[1]}", f"{release[0]}"]
+
+
+def abi_feature(name: str) -> str:
+    """`abi_dependency` features are project names with `-` as `_` (feature names allow no `-`)."""
+    return canonicalize_name(name).replace("-", "_")
 
 
 def resolve_supported(
@@ -83,14 +89,19 @@ def resolve_supported(
             out[ns] = table
     if abi_versions:
         out[ABI_DEPENDENCY] = {
-            canonicalize_name(name): abi_values(version) for name, version in abi_versions.items()
+            abi_feature(name): abi_values(version) for name, version in abi_versions.items()
         }
     return out
 
 
+@lru_cache(maxsize=256)
+def _marker(text: str) -> Marker:
+    return Marker(text)
+
+
 def _marker_true(marker: str, env: Mapping[str, str]) -> bool:
     try:
-        return Marker(marker).evaluate(dict(env))
+        return _marker(marker).evaluate(dict(env))
     except (InvalidMarker, UndefinedComparison, UndefinedEnvironmentName):
         return False
 

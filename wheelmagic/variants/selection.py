@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cached_property, lru_cache
 
 from packaging.requirements import Requirement
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
@@ -199,24 +199,35 @@ def select(
             continue
         parsed.append(cand)
 
-    allowed = _allowed_versions(req, (c.wheel.version for c in parsed), prereleases)
-    skipped_versions = sorted({c.wheel.version for c in parsed} - allowed, reverse=True)
-    if skipped_versions:
-        shown = ", ".join(str(v) for v in skipped_versions[:6])
-        sel.notes.append(f"versions not matching '{req.specifier or 'any'}' were skipped: {shown}"
-                         + (" ..." if len(skipped_versions) > 6 else ""))
     pinned = _is_pinned(req)
     unyanked_versions = {c.wheel.version for c in parsed if c.yanked is None}
+    # pip decides whether pre-releases are allowed over the files that could be installed at
+    # all (tags, Requires-Python, yanked), so those checks come first.
+    eligible: list[Candidate] = []
+    for cand in parsed:
+        reject = _basic_rejection(cand, cand.wheel, target, ranks, pinned, unyanked_versions)
+        if reject is None:
+            eligible.append(cand)
+        elif req.specifier.contains(cand.wheel.version, prereleases=True):
+            sel.rejected.append(Rejection(cand.filename, cand.index_url, reject[0], reject[1]))
+
+    allowed = _allowed_versions(req, (c.wheel.version for c in eligible), prereleases)
+    skipped = sorted({c.wheel.version for c in eligible} - allowed, reverse=True)
+    pre = [v for v in skipped if v.is_prerelease and req.specifier.contains(v, prereleases=True)]
+    other = [v for v in skipped if v not in pre]
+    if other:
+        shown = ", ".join(str(v) for v in other[:6])
+        sel.notes.append(f"versions not matching '{req.specifier}' were skipped: {shown}"
+                         + (" ..." if len(other) > 6 else ""))
+    if pre:
+        shown = ", ".join(str(v) for v in pre[:6])
+        sel.notes.append(f"pre-releases were skipped (allow them with --pre): {shown}")
 
     supported_by_version: dict[Version, dict[str, dict[str, list[str]]]] = {}
     scored: list[tuple[tuple[object, ...], Ranked]] = []
-    for cand in parsed:
+    for cand in eligible:
         wheel = cand.wheel
         if wheel.version not in allowed:
-            continue
-        reject = _basic_rejection(cand, wheel, target, ranks, pinned, unyanked_versions)
-        if reject:
-            sel.rejected.append(Rejection(cand.filename, cand.index_url, reject[0], reject[1]))
             continue
         label = cand.label
         if variant_label is not None and not label_matches(label, variant_label):
@@ -312,18 +323,24 @@ def _basic_rejection(
     if cand.yanked is not None and not (pinned and wheel.version not in unyanked_versions):
         why = f": {cand.yanked}" if cand.yanked else ""
         return f"yanked{why}", "yanked"
-    if cand.requires_python:
-        try:
-            spec = SpecifierSet(cand.requires_python)
-        except InvalidSpecifier:
-            spec = None  # pip ignores an invalid Requires-Python, and so do we
-        if spec is not None and not spec.contains(target.python_version, prereleases=True):
-            return (f"requires Python {cand.requires_python}; the target is "
-                    f"{target.python_version}", "requires-python")
     if not any(t in ranks for t in wheel.tags):
         shown = ", ".join(sorted(str(t) for t in wheel.tags)[:3])
         return f"built for {shown}, which the target interpreter does not support", "tags"
+    if cand.requires_python:
+        spec = _specifier(cand.requires_python)
+        if spec is not None and not spec.contains(target.python_version, prereleases=True):
+            return (f"requires Python {cand.requires_python}; the target is "
+                    f"{target.python_version}", "requires-python")
     return None
+
+
+@lru_cache(maxsize=1024)
+def _specifier(text: str) -> SpecifierSet | None:
+    """Requires-Python repeats across a release's files: parse each text once."""
+    try:
+        return SpecifierSet(text)
+    except InvalidSpecifier:
+        return None  # pip ignores an invalid Requires-Python, and so do we
 
 
 # Companion consistency -------------------------------------------------------------------
