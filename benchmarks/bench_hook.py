@@ -64,12 +64,21 @@ TORCH = textwrap.dedent("""
     import sys, time
     sys.path.append({site!r})
     import wheelmagic.hook as h
+    spent = [0.0]
     if {hook!r}:
-        h.install()
+        hook = h.install()
+        check = hook._precheck
+        def timed(*a):
+            t0 = time.perf_counter()
+            try:
+                return check(*a)
+            finally:
+                spent[0] += time.perf_counter() - t0
+        hook._precheck = timed
     t = time.perf_counter()
     import torch
     dt = time.perf_counter() - t
-    print(dt, torch.__version__)
+    print(dt, spent[0], torch.__version__)
     """)
 
 DOCTOR = textwrap.dedent("""
@@ -106,15 +115,22 @@ def _env(**extra: str) -> dict[str, str]:
     return env
 
 
-def paired(code_for: Any, runs: int, env: dict[str, str]) -> tuple[list[float], list[float]]:
-    """Alternate with/without so drift on a shared machine hits both sides alike."""
+def paired(code_for: Any, runs: int, env: dict[str, str], extra: list[float] | None = None
+           ) -> tuple[list[float], list[float]]:
+    """Alternate with/without so drift on a shared machine hits both sides alike.
+
+    `extra` collects the second number the hooked side prints (when it prints one).
+    """
     base: list[float] = []
     hooked: list[float] = []
     _py(code_for(False), env)  # warm the bytecode caches
     _py(code_for(True), env)
     for _ in range(runs):
         base.append(float(_py(code_for(False), env).split()[0]))
-        hooked.append(float(_py(code_for(True), env).split()[0]))
+        fields = _py(code_for(True), env).split()
+        hooked.append(float(fields[0]))
+        if extra is not None:
+            extra.append(float(fields[1]))
     return base, hooked
 
 
@@ -184,6 +200,7 @@ def _synthetic_torch() -> Path:
 def bench_torch(runs: int, site: Path | None) -> dict[str, Any]:
     real = site is not None and (site / "torch" / "__init__.py").exists()
     target = site if real and site is not None else _synthetic_torch()
+    inside: list[float] = []
     snap = Path(tempfile.mkdtemp(prefix="wm-bench-snap-")) / "no-gpu.json"
     snap.write_text(json.dumps(NO_GPU))
     env = _env(WHEELMAGIC_PLATFORM=str(snap))
@@ -195,10 +212,16 @@ def bench_torch(runs: int, site: Path | None) -> dict[str, Any]:
         out["doctor_verdict"] = doctor[0].split()[1]
     except RuntimeError as err:
         out["doctor_error"] = str(err).strip().splitlines()[-1]
-    base, hooked = paired(lambda hook: TORCH.format(site=str(target), hook=hook), runs, env)
+    base, hooked = paired(lambda hook: TORCH.format(site=str(target), hook=hook), runs, env,
+                          extra=inside)
     b, h = statistics.median(base), statistics.median(hooked)
     out.update(without_hook_ms=round(b * 1e3, 1), with_hook_ms=round(h * 1e3, 1),
-               added_ms=round((h - b) * 1e3, 1), ratio=round(h / b, 4))
+               added_ms=round((h - b) * 1e3, 1), ratio=round(h / b, 4),
+               check_inside_import_ms=round(statistics.median(inside) * 1e3, 1),
+               check_share=round(statistics.median(inside) / h, 4),
+               note="check_inside_import_ms is measured in the process around the hook's "
+                    "check (settings + offline doctor): the direct cost; the A/B wall times "
+                    "are noisier on a shared machine")
     return out
 
 
