@@ -154,8 +154,8 @@ def finish_install(changed: Sequence[str] | Mapping[str, Sequence[str]], rendere
         renderer.message(f"wheelmagic: restart the kernel to use the new build: {why}",
                          level="warning")
         return "manual"
-    renderer.done(f"installed {names}; restarting the kernel because {why}")
-    from wheelmagic.kernel.restart import restart_kernel
+    renderer.done(f"installed {names}; the kernel must restart: {why}")
+    from wheelmagic.kernel.restart import restart_kernel  # says what it does (or can't)
 
     return restart_kernel(f"{why}; the new build loads in a new process", packages=list(changed),
                           ip=ip)

@@ -200,7 +200,7 @@ def test_finish_install_restarts_when_imported(cache: Path, monkeypatch: pytest.
     monkeypatch.setenv("WHEELMAGIC_RESTART", "shutdown")
     assert magics.finish_install(["packaging"], r, ip=ip) == "ipykernel"
     assert ip.kernel.calls == [True]
-    assert "restarting the kernel because packaging was already imported" in out.getvalue()
+    assert "the kernel must restart: packaging was already imported" in out.getvalue()
     assert magics.finish_install(["packaging"], r, ip=ip, no_restart=True) == "manual"
     assert ip.kernel.calls == [True]
 
