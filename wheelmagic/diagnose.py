@@ -16,7 +16,7 @@ from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import InvalidVersion, Version
 
 from wheelmagic import torch_builds
-from wheelmagic.variants.ordering import SupportedProperties, check_compatible
+from wheelmagic.variants.ordering import SupportedProperties, check_compatible, resolve_supported
 
 if TYPE_CHECKING:
     from wheelmagic.installed import Builds, InstalledBuild
@@ -546,9 +546,17 @@ def _summary(m: _Machine) -> str:
     return "no GPU"
 
 
-def _judge_variant(v: _Verdict, build: InstalledBuild, supported: SupportedProperties) -> None:
+def _judge_variant(
+    v: _Verdict,
+    build: InstalledBuild,
+    supported: SupportedProperties,
+    abi: Mapping[str, Version] | None = None,
+) -> None:
     if build.variant_properties is None:
         return
+    if build.variant_metadata is not None:
+        # static namespaces (PyTorch's `priority`) and abi_dependency come from the metadata
+        supported = resolve_supported(build.variant_metadata, supported, abi_versions=abi)
     problem = check_compatible(build.variant_properties, supported)
     if problem:
         v.add("broken", f"{build.describe()} was installed from variant "
@@ -761,7 +769,7 @@ def _judge_companion(
 ) -> None:
     from wheelmagic.installed import torch_pin_accepts
 
-    _judge_variant(v, build, supported)
+    _judge_variant(v, build, supported, {"torch": torch.full_version})
     failure = (f"importing {build.name} or calling its operators fails: {_MSG_NMS}"
                if build.name == "torchvision"
                else f"{build.name} fails to load its compiled extension (undefined symbol or "

@@ -29,7 +29,7 @@ from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import InvalidVersion, Version
 
 from wheelmagic.errors import VariantMetadataError
-from wheelmagic.variants.metadata import parse_variants_json
+from wheelmagic.variants.metadata import VariantsMetadata, parse_variants_json
 from wheelmagic.variants.properties import NULL_LABEL, Properties
 
 if TYPE_CHECKING:
@@ -78,6 +78,10 @@ class InstalledBuild:
     #: when installed from a variant wheel: its label and properties (dist-info/variant.json)
     variant_label: str | None = None
     variant_properties: Properties | None = field(default=None, compare=False, hash=False)
+    #: the whole variant.json: its static namespaces (PyTorch's `priority`) judge the label
+    variant_metadata: VariantsMetadata | None = field(
+        default=None, compare=False, hash=False, repr=False
+    )
     #: the Requires-Dist pin on torch (companions), e.g. `==2.14.1`
     requires_torch: str | None = None
     #: NVIDIA runtime requirements (`cuda-toolkit[...]==13.0.2`, `nvidia-cudnn-cu13==...`)
@@ -223,20 +227,22 @@ def _dist_info_dir(dist: md.Distribution) -> str:
     return os.fspath(path) if path is not None else ""
 
 
-def _variant(dist: md.Distribution) -> tuple[str | None, Properties | None, str | None]:
-    """(label, properties, problem) from dist-info/variant.json."""
+def _variant(
+    dist: md.Distribution,
+) -> tuple[str | None, Properties | None, str | None, VariantsMetadata | None]:
+    """(label, properties, problem, metadata) from dist-info/variant.json."""
     text = _read_text(dist, "variant.json")
     if text is None:
-        return None, None, None
+        return None, None, None, None
     where = f"{_dist_info_dir(dist) or dist.metadata['Name']}/variant.json"
     try:
         meta = parse_variants_json(json.loads(text), source=where)
     except (ValueError, VariantMetadataError) as err:
-        return None, None, f"{where} cannot be read: {err}"
+        return None, None, f"{where} cannot be read: {err}", None
     if len(meta.variants) != 1:
-        return None, None, f"{where} lists {len(meta.variants)} variants, not one"
+        return None, None, f"{where} lists {len(meta.variants)} variants, not one", None
     label, props = next(iter(meta.variants.items()))
-    return label, props, None
+    return label, props, None, meta
 
 
 def _local_kind(local: str | None) -> tuple[BuildKind, str | None] | None:
@@ -345,7 +351,7 @@ def read_distribution(dist: md.Distribution) -> InstalledBuild | None:
         evidence.append(f"{module}/version.py: cuda = {cuda!r}")
 
     # 2. variant.json
-    label, props, problem = _variant(dist)
+    label, props, problem, variant_meta = _variant(dist)
     if problem:
         evidence.append(problem)
     if label is not None and props is not None:
@@ -399,8 +405,8 @@ def read_distribution(dist: md.Distribution) -> InstalledBuild | None:
         None,
     )
 
-    # 5. RECORD
-    libs = _native_libs(dist)
+    # 5. RECORD, the last resort (torch's lists ~12,000 files)
+    libs = _native_libs(dist) if kind is None else ()
     if kind is None:
         for lib in libs:
             kind = _NATIVE_LIBS[lib.split(".", 1)[0]]  # type: ignore[assignment]
@@ -425,6 +431,7 @@ def read_distribution(dist: md.Distribution) -> InstalledBuild | None:
         xpu=xpu,
         variant_label=label,
         variant_properties=props,
+        variant_metadata=variant_meta,
         requires_torch=requires_torch,
         cuda_requirements=cuda_reqs,
         native_libraries=libs,

@@ -132,7 +132,7 @@ def test_pypi_cu130_from_version_py_and_requires(tmp_path: Path) -> None:
     assert build.line == "cuda13.0" and build.backend == "cu130"
     assert build.cuda_requirements[0].startswith("cuda-toolkit[")
     assert any(r.startswith("nvidia-cudnn-cu13") for r in build.cuda_requirements)
-    assert build.native_libraries == ("libtorch_cuda.so",)
+    assert build.native_libraries == ()  # version.py already said: RECORD (12k lines) is not read
     assert build.evidence[0] == "torch/version.py: cuda = '13.0'"
 
 
