@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
@@ -39,10 +39,8 @@ if TYPE_CHECKING:
 Log = Callable[[str], None]
 
 
-class Downloader(Protocol):
-    """Fetch one planned file into the cache, verified; return its path."""
-
-    def __call__(self, planned: PlannedFile) -> Path: ...
+#: fetch one planned file into the cache, verified; return its path
+Downloader = Callable[["PlannedFile"], Path]
 
 
 @dataclass(frozen=True)
@@ -58,6 +56,9 @@ class Change:
     label_after: str | None = None
     #: top-level import names it provides (from `top_level.txt` or RECORD)
     modules: tuple[str, ...] = ()
+
+    def __str__(self) -> str:
+        return self.name
 
     @property
     def action(self) -> str:
@@ -235,8 +236,7 @@ def _fetcher(cache: Path, indexes: IndexSettings | None, progress: Callable[[Any
     """The default downloader: `wheelmagic.fetch` (hash check, resume, cache, progress)."""
     from wheelmagic import fetch as fetch_mod
 
-    return fetch_mod.planned_downloader(  # type: ignore[attr-defined,no-any-return]
-        cache_dir=cache, indexes=indexes, progress=progress)
+    return fetch_mod.planned_downloader(cache_dir=cache, indexes=indexes, progress=progress)
 
 
 def _download_one(fetch: Downloader, planned: PlannedFile) -> Path:

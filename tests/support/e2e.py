@@ -126,6 +126,18 @@ def index_build(wheel_dir: Path, out_dir: Path, env: Mapping[str, str]) -> Path:
     # static hosts, does not follow symlinks out of its root
     ran = wheelmagic("index", "build", str(wheel_dir), str(out_dir), env=env)
     assert ran.returncode == 0, ran.output
+    # `index build` hard-links the symlink itself (not its target) in its default mode; turn
+    # what it placed into real hard links to the mirror's files (same file system, no copy)
+    for placed in (out_dir / "files").iterdir():
+        if placed.is_symlink():
+            target = placed.resolve()
+            placed.unlink()
+            try:
+                os.link(target, placed)
+            except OSError:
+                import shutil
+
+                shutil.copyfile(target, placed)
     return out_dir
 
 
