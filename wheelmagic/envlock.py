@@ -133,17 +133,18 @@ class InstalledDist:
             return (0, 0, 0)
         return (st.st_ino, st.st_mtime_ns, st.st_size)
 
-    def files(self) -> list[Path]:
-        """Absolute paths of the files its RECORD lists (the dist-info included)."""
+    def record_paths(self) -> list[str]:
+        """The paths its RECORD lists, relative to the site directory, as written."""
         try:
             text = (self.path / "RECORD").read_text(encoding="utf-8")
         except OSError:
             return []
-        out = []
-        for row in csv.reader(text.splitlines()):
-            if row and row[0]:
-                out.append(Path(os.path.normpath(self.site / row[0])))
-        return out
+        return [row[0] for row in csv.reader(text.splitlines()) if row and row[0]]
+
+    def files(self) -> list[str]:
+        """Absolute paths (strings: torch lists 13,000 files) of what its RECORD lists."""
+        site = str(self.site)
+        return [os.path.normpath(os.path.join(site, rel)) for rel in self.record_paths()]
 
     def label(self) -> str | None:
         """The variant label from `variant.json`, if this is a variant build."""
@@ -192,7 +193,7 @@ class Backup:
     site_dirs: tuple[str, ...]
     dists: dict[str, InstalledDist] = field(default_factory=dict)
     #: original absolute path -> backup path
-    files: dict[Path, Path] = field(default_factory=dict)
+    files: dict[str, str] = field(default_factory=dict)
     keys: dict[str, tuple[int, int, int]] = field(default_factory=dict)
 
     @classmethod
@@ -205,6 +206,8 @@ class Backup:
         root = base / uuid.uuid4().hex[:12]
         backup = cls(root, tuple(site_dirs))
         present = installed_dists(site_dirs)
+        made: set[str] = set()
+        base_s = str(root)
         for name in names:
             dist = present.get(canonicalize_name(name))
             if dist is None:
@@ -212,13 +215,20 @@ class Backup:
             backup.dists[dist.name] = dist
             backup.keys[dist.name] = dist.record_key()
             for path in dist.files():
-                if not path.is_file() or path.is_symlink():
-                    continue
-                dst = root / str(path).lstrip(os.sep)
-                dst.parent.mkdir(parents=True, exist_ok=True)
+                dst = base_s + path if path.startswith(os.sep) else os.path.join(base_s, path)
+                parent = os.path.dirname(dst)
+                if parent not in made:
+                    os.makedirs(parent, exist_ok=True)
+                    made.add(parent)
                 try:
-                    os.link(path, dst)
+                    os.link(path, dst, follow_symlinks=False)
+                except FileNotFoundError:
+                    continue  # listed but absent (e.g. a .pyc never written)
+                except IsADirectoryError:
+                    continue
                 except OSError:
+                    if not os.path.isfile(path):
+                        continue
                     shutil.copy2(path, dst)
                 backup.files[path] = dst
         return backup
@@ -236,19 +246,19 @@ class Backup:
                 for path in cur.files():
                     if path not in mine:
                         with contextlib.suppress(OSError):
-                            path.unlink()
+                            os.unlink(path)
                 if cur.path != old.path:
                     shutil.rmtree(cur.path, ignore_errors=True)
             restored.append(name)
         for path, saved in self.files.items():
             if _same_file(path, saved):
                 continue
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_name(f".{path.name}.wm-restore")
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            tmp = os.path.join(os.path.dirname(path), f".{os.path.basename(path)}.wm-restore")
             with contextlib.suppress(FileNotFoundError):
-                tmp.unlink()
+                os.unlink(tmp)
             try:
-                os.link(saved, tmp)
+                os.link(saved, tmp, follow_symlinks=False)
             except OSError:
                 shutil.copy2(saved, tmp)
             os.replace(tmp, path)
@@ -260,7 +270,7 @@ class Backup:
             self.root.parent.rmdir()
 
 
-def _same_file(a: Path, b: Path) -> bool:
+def _same_file(a: str, b: str) -> bool:
     try:
         return os.path.samefile(a, b)
     except OSError:

@@ -324,6 +324,7 @@ def _changes(before: Mapping[str, InstalledDist], keys: Mapping[str, tuple[int, 
 
 
 def _modules(dist: InstalledDist | None) -> tuple[str, ...]:
+    """Top-level import names: `top_level.txt`, else the first part of each RECORD path."""
     if dist is None:
         return ()
     try:
@@ -333,13 +334,10 @@ def _modules(dist: InstalledDist | None) -> tuple[str, ...]:
     except OSError:
         pass
     names: dict[str, None] = {}
-    for path in dist.files():
-        try:
-            rel = path.relative_to(dist.site)
-        except ValueError:
-            continue
-        first = rel.parts[0]
-        if first.endswith((".dist-info", ".data")) or first == "__pycache__":
+    for rel in dist.record_paths():
+        first = rel.replace("\\", "/").split("/", 1)[0]
+        if first in ("..", "") or first.endswith((".dist-info", ".data", ".pth")) \
+                or first == "__pycache__":
             continue
         names[first[:-3] if first.endswith(".py") else first.split(".")[0]] = None
     return tuple(names)
