@@ -28,8 +28,9 @@ def _isolated_wheelmagic_env(
 ) -> None:
     """No test reads the developer's own cache, platform override or index settings."""
     for var in list(os.environ):
-        if var.startswith(("WHEELMAGIC_", "NV_VARIANT_PROVIDER_", "AMD_VARIANT_PROVIDER_",
-                           "INTEL_VARIANT_PROVIDER_", "UV_CUDA_", "UV_AMD_")):
-            if var != "WHEELMAGIC_SKIP_E2E":
-                monkeypatch.delenv(var, raising=False)
+        if var != "WHEELMAGIC_SKIP_E2E" and var.startswith(
+            ("WHEELMAGIC_", "NV_VARIANT_PROVIDER_", "AMD_VARIANT_PROVIDER_",
+             "INTEL_VARIANT_PROVIDER_", "UV_CUDA_", "UV_AMD_")
+        ):
+            monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("WHEELMAGIC_CACHE_DIR", str(tmp_path_factory.mktemp("wm-cache")))
