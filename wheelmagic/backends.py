@@ -41,10 +41,14 @@ _UV_CONFIG_VARS = (
 class IndexSettings(Protocol):
     """What a backend needs from `wheelmagic.index.IndexConfig`."""
 
-    index_urls: tuple[str, ...]
-    find_links: tuple[str, ...]
-    trusted_hosts: tuple[str, ...]
-    cert: str | None
+    @property
+    def index_urls(self) -> tuple[str, ...]: ...
+    @property
+    def find_links(self) -> tuple[str, ...]: ...
+    @property
+    def trusted_hosts(self) -> tuple[str, ...]: ...
+    @property
+    def cert(self) -> str | None: ...
 
 
 @dataclass(frozen=True)
