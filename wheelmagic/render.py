@@ -376,8 +376,12 @@ class TextRenderer:
         tty = bool(getattr(self._e, "isatty", lambda: False)())
         if tty:
             now = time.monotonic()
+            if finished and self._milestone.get(name) == 4:
+                return  # the final event can arrive twice; draw the finished bar once
             if not finished and now - self._last.get(name, 0.0) < MIN_INTERVAL:
                 return
+            if finished:
+                self._milestone[name] = 4
             self._last[name] = now
             self._e.write("\r" + progress_text(event).ljust(79))
             self._open = None if finished else name
@@ -386,9 +390,9 @@ class TextRenderer:
             self._e.flush()
             return
         # not a terminal: a line at 0/25/50/75/100 % is enough for logs
-        step = int(done * 4 / total) if total else 0
-        if finished or step > self._milestone.get(name, -1):
-            self._milestone[name] = 4 if finished else step
+        step = 4 if finished else (int(done * 4 / total) if total else 0)
+        if step > self._milestone.get(name, -1):  # each milestone once, 100% included
+            self._milestone[name] = step
             print(progress_text(event), file=self._e, flush=True)
 
     def _end_bar(self) -> None:

@@ -127,7 +127,7 @@ def _place(src: Path, dst: Path, mode: str) -> None:
         return
     if mode in ("hardlink", "auto"):
         try:
-            os.link(src, dst)
+            os.link(src.resolve(), dst)  # the file itself, not a symlink to it
             return
         except OSError:
             if mode == "hardlink":
