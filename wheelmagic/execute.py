@@ -270,7 +270,7 @@ def _stage_one(planned: PlannedFile, path: Path, cache: Path) -> StagedWheel:
         raise InstallError(
             f"{planned.name} {planned.version}: {planned.filename} from {planned.index_url} "
             f"could not be prepared for the installer: {err.message}",
-            hint=err.hint or "nothing was changed; `wheelmagic cache clean` and try again",
+            hint=err.hint or "nothing was changed; `wheelmagic cache clear` and try again",
         ) from err
     except OSError as err:
         raise InstallError(
