@@ -209,7 +209,7 @@ def _next_step(reason: str) -> str:
         return ("Add the index that has the missing dependency with --extra-index-url, "
                 "or check the index with `wheelmagic install --dry-run --explain`.")
     if reason == "the disk is full":
-        return "Free some space (e.g. `wheelmagic cache clean`) and run the command again."
+        return "Free some space (e.g. `wheelmagic cache clear`) and run the command again."
     if reason.startswith("the target interpreter is externally managed"):
         return "Install into a virtual environment (python -m venv) and pass --python."
     if reason.startswith("permission"):

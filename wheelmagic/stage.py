@@ -235,7 +235,7 @@ def rewrite_wheel(
     except (zipfile.BadZipFile, OSError, struct.error) as err:
         raise StagingError(f"cannot rewrite {src.name}: {err}", hint=(
             "the file may be damaged or the disk full; remove it from the cache "
-            "(`wheelmagic cache clean`) and try again")) from err
+            "(`wheelmagic cache clear`) and try again")) from err
     finally:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
@@ -343,7 +343,7 @@ def staged_metadata(source: Path, env: VariantEnvironment) -> tuple[str, str, st
             text = zf.read(member).decode("utf-8")
     except (zipfile.BadZipFile, OSError, UnicodeDecodeError) as err:
         raise StagingError(f"cannot read the metadata of {source.name}: {err}", hint=(
-            "the cached file may be damaged: `wheelmagic cache clean` and try again")) from err
+            "the cached file may be damaged: `wheelmagic cache clear` and try again")) from err
     old = requires_dist(text)
     try:
         new = rewrite_requires_dist(old, env)
