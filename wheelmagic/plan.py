@@ -96,6 +96,8 @@ class Plan:
     interpreter: Interpreter
     reasons: list[str] = field(default_factory=list)
     explanation: list[str] = field(default_factory=list)
+    #: indexes that could not be read (the plan was made from the others)
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def nothing_to_do(self) -> bool:
@@ -115,6 +117,7 @@ class Plan:
             "platform": self.platform.to_json(),
             "python": self.interpreter.executable,
             "reasons": list(self.reasons),
+            "warnings": list(self.warnings),
         }
 
 
@@ -169,11 +172,14 @@ def make_plan(
     candidates: dict[str, Sequence[Candidate]] = {}
     variants: dict[str, Mapping[Version, VariantsMetadata]] = {}
     reasons: list[str] = []
+    warnings: list[str] = []
     for name in names:
         files = source.project(name)
         candidates[name] = files.candidates
         variants[name] = files.variants
-        reasons.extend(f"{name}: {note}" for note in files.notes)
+        errors = list(getattr(files, "errors", ()) or ())
+        warnings.extend(_prefixed(name, e) for e in errors)
+        reasons.extend(_prefixed(name, note) for note in files.notes if note not in errors)
     target = Target(
         tags=interpreter.tags,
         python_version=interpreter.python_version,
@@ -187,7 +193,10 @@ def make_plan(
     explanation = [line for sel in joint.selections.values() for line in sel.explain()]
     explanation.extend(joint.notes)
     if not joint.ok:
-        raise SelectionError(_failure_message(joint, platform), hint=(
+        message = _failure_message(joint, platform)
+        if warnings:
+            message += "\n  and some indexes could not be read:\n  " + "\n  ".join(warnings)
+        raise SelectionError(message, hint=(
             "run again with --explain to see every file considered; --platform FILE plans for "
             "another machine; --index-url/--extra-index-url choose other indexes"))
     reasons.extend(joint.notes)
@@ -204,7 +213,12 @@ def make_plan(
             satisfied.append(planned)
         else:
             packages.append(planned)
-    return Plan(list(requirements), packages, satisfied, platform, interpreter, reasons, explanation)
+    return Plan(list(requirements), packages, satisfied, platform, interpreter, reasons,
+                explanation, warnings)
+
+
+def _prefixed(name: str, text: str) -> str:
+    return text if text.startswith(f"{name}:") else f"{name}: {text}"
 
 
 def _planned(

@@ -298,6 +298,8 @@ def plan_rows(plan: Any, detected: str | None = None) -> list[tuple[str, str]]:
     rows: list[tuple[str, str]] = []
     if detected:
         rows.append(("detected", detected))
+    for warning in list(getattr(plan, "warnings", []) or []):
+        rows.append(("warning", str(warning)))
     for p in list(getattr(plan, "packages", []) or []):
         rows.append(("install", _file_line(p)))
     for p in list(getattr(plan, "satisfied", []) or []):

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from wheelmagic import torch_builds
+from wheelmagic.index.urls import check_transport
 
 DEFAULT_INDEX = "https://pypi.org/simple/"
 ENV_INDEX_URL = "WHEELMAGIC_INDEX_URL"
@@ -97,6 +98,13 @@ def read_pip_config(files: Sequence[Path]) -> dict[str, str]:
     return result
 
 
+def _as_url(value: str) -> str:
+    """pip accepts plain paths for indexes and find-links: make them file:// URLs."""
+    if "://" in value:
+        return value
+    return Path(value).expanduser().resolve().as_uri()
+
+
 def resolve_indexes(
     index_url: str | None = None,
     extra_index_urls: Sequence[str] = (),
@@ -135,10 +143,18 @@ def resolve_indexes(
     links, _ = pick(find_links, None, "PIP_FIND_LINKS", "find-links", "find-links")
     if not main:
         main = [DEFAULT_INDEX]
+    main = [_as_url(u) for u in main]
+    extras = [_as_url(u) for u in extras]
+    links = [_as_url(u) for u in links]
     urls: list[str] = []
     for url in [main[0], *extras]:
         if url not in urls:
             urls.append(url)
+    # an index the user named on purpose fails loudly; one from pip's config is skipped with a
+    # note by the client, as pip does
+    for url, where in [(main[0], main_from), *((u, extras_from) for u in extras)]:
+        if where in ("command options", ENV_INDEX_URL, ENV_EXTRA_INDEX_URL):
+            check_transport(url, trusted, what=f"index (from {where})")
     cert = None
     for key in ("REQUESTS_CA_BUNDLE", "SSL_CERT_FILE", "CURL_CA_BUNDLE", "PIP_CERT"):
         if env.get(key):
