@@ -170,8 +170,9 @@ def installed_dists(site_dirs: Iterable[str | Path]) -> dict[str, InstalledDist]
             continue
         with entries:
             for entry in entries:
-                if not entry.name.endswith(".dist-info") or not entry.is_dir():
-                    continue
+                if (not entry.name.endswith(".dist-info") or entry.name.startswith("~")
+                        or not entry.is_dir()):
+                    continue  # `~name`: pip's stash of an interrupted uninstall
                 stem = entry.name[: -len(".dist-info")]
                 name, sep, version = stem.partition("-")
                 if not sep:
@@ -203,6 +204,11 @@ class Backup:
         base = Path(prefix) / ".wheelmagic-backup"
         if not _writable_dir(Path(prefix)):
             base = cache_dir / "backup"
+        # we hold the environment's lock: any backup already here was left by a process that
+        # was killed mid-install (its install was retried or superseded since), so drop it
+        if base.is_dir():
+            for stale in base.iterdir():
+                shutil.rmtree(stale, ignore_errors=True)
         root = base / uuid.uuid4().hex[:12]
         backup = cls(root, tuple(site_dirs))
         present = installed_dists(site_dirs)

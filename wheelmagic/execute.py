@@ -31,7 +31,7 @@ from wheelmagic.backends import (
 )
 from wheelmagic.envlock import Backup, InstalledDist, environment_lock, installed_dists
 from wheelmagic.errors import DownloadError, InstallError, WheelmagicError
-from wheelmagic.stage import StagedWheel, stage_wheel
+from wheelmagic.stage import StagedWheel, check_variant, stage_wheel
 
 if TYPE_CHECKING:
     from wheelmagic.plan import Plan, PlannedFile
@@ -265,6 +265,8 @@ def _stage_one(planned: PlannedFile, path: Path, cache: Path) -> StagedWheel:
         f"{env.label}".encode()
     ).hexdigest()[:24]
     try:
+        if planned.is_variant_file and planned.label is not None:
+            check_variant(path, planned.label, planned.properties)
         return stage_wheel(path, cache / "staged" / key, env=env, filename=planned.filename)
     except WheelmagicError as err:
         raise InstallError(

@@ -468,6 +468,8 @@ def read_installed(
     wanted = set(order)
     out: dict[str, InstalledBuild] = {}
     for dist in md.distributions(path=_search_path(target)):
+        if str(getattr(dist, "_path", "")).rpartition("/")[2].startswith("~"):
+            continue  # pip's stash of an interrupted uninstall (`~orch-2.14.1.dist-info`)
         raw = dist.metadata["Name"] if dist.metadata is not None else None
         if not raw or canonicalize_name(raw) not in wanted:
             continue

@@ -17,6 +17,7 @@ from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import Version
 
 from wheelmagic.errors import SelectionError, WheelmagicError
+from wheelmagic.index.urls import redact
 from wheelmagic.variants.markers import VariantEnvironment
 from wheelmagic.variants.metadata import VariantsMetadata
 from wheelmagic.variants.ordering import SupportedProperties, resolve_supported
@@ -82,7 +83,7 @@ class PlannedFile:
             "version": str(self.version),
             "filename": self.filename,
             "variant": self.variant,
-            "url": self.url,
+            "url": redact(self.url),
             "sha256": self.sha256,
         }
 
@@ -207,7 +208,7 @@ def make_plan(
         meta = variants[name].get(chosen.version)
         planned = _planned(name, chosen, meta, sup, target, abi)
         reasons.append(f"{name}: chose {chosen.candidate.filename} [{variant_name(chosen.label)}]"
-                       f" from {chosen.candidate.index_url}: {chosen.why}")
+                       f" from {redact(chosen.candidate.index_url)}: {chosen.why}")
         have = installed.get(name)
         if not reinstall and have is not None and _same_build(have, chosen):
             satisfied.append(planned)
@@ -241,7 +242,7 @@ def _planned(
         filename=cand.filename,
         label=chosen.label,
         url=cand.url,
-        index_url=cand.index_url,
+        index_url=redact(cand.index_url),  # for messages only: never print a password
         sha256=cand.sha256,
         size=cand.size,
         properties=chosen.properties,

@@ -21,6 +21,7 @@ import copy
 import csv
 import hashlib
 import io
+import json
 import os
 import shutil
 import struct
@@ -29,9 +30,11 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from wheelmagic.errors import WheelmagicError
+from wheelmagic.errors import VariantMetadataError, WheelmagicError
 from wheelmagic.variants.filename import parse_wheel_name
 from wheelmagic.variants.markers import VariantEnvironment, rewrite_requires_dist
+from wheelmagic.variants.metadata import parse_variants_json
+from wheelmagic.variants.properties import Properties, flatten
 
 _LOCAL_HEADER = struct.Struct("<4sHHHHHIIIHH")
 _LOCAL_SIG = b"PK\x03\x04"
@@ -351,6 +354,57 @@ def staged_metadata(source: Path, env: VariantEnvironment) -> tuple[str, str, st
         raise StagingError(f"{source.name} declares a requirement wheelmagic cannot evaluate: "
                            f"{err}", hint="report it to the package's maintainers") from err
     return member, text, text if new == old else edit_metadata(text, requires=new)
+
+
+def wheel_variant(source: Path) -> tuple[str, Properties] | None:
+    """(label, properties) from the wheel's own `dist-info/variant.json`, None if it has none."""
+    try:
+        with zipfile.ZipFile(source) as zf:
+            names = [n for n in zf.namelist()
+                     if n.endswith(".dist-info/variant.json") and n.count("/") == 1]
+            if not names:
+                return None
+            data = json.loads(zf.read(names[0]).decode("utf-8"))
+    except (zipfile.BadZipFile, OSError, UnicodeDecodeError, ValueError) as err:
+        raise StagingError(f"cannot read the variant.json of {source.name}: {err}") from err
+    try:
+        meta = parse_variants_json(data, f"{source.name}/variant.json")
+    except VariantMetadataError as err:
+        raise StagingError(err.message) from err
+    if len(meta.variants) != 1:
+        raise StagingError(f"{source.name}: its variant.json lists {len(meta.variants)} "
+                           "variants; a wheel's own must list exactly one")
+    return next(iter(meta.variants.items()))
+
+
+def check_variant(source: Path, label: str, properties: Properties) -> None:
+    """The wheel must be the build the index described: same label, same properties.
+
+    Selection trusted the index's `*-variants.json`; a wheel whose own `variant.json` says
+    otherwise (a lying or inconsistent index) is refused before anything is installed.
+    """
+    own = wheel_variant(source)
+    if own is None:
+        raise StagingError(
+            f"{source.name} is named as variant {label!r} but has no dist-info/variant.json",
+            hint="the index serves a malformed variant wheel; report it to its maintainer")
+    own_label, own_props = own
+    if own_label != label or _props(own_props) != _props(properties):
+        raise StagingError(
+            f"{source.name}: its own dist-info/variant.json does not match the index's "
+            f"variants.json: the index says {label!r} {_show(properties)}, the wheel says "
+            f"{own_label!r} {_show(own_props)}",
+            hint="the index is inconsistent; nothing was installed. Report it to the index "
+            "maintainer, or choose another build with --variant")
+
+
+def _props(p: Properties) -> dict[str, dict[str, frozenset[str]]]:
+    return {ns: {f: frozenset(v) for f, v in fs.items()} for ns, fs in p.items()}
+
+
+def _show(p: Properties) -> str:
+    items = [str(x) for x in flatten(p)]
+    return "(" + (", ".join(items) if items else "no properties") + ")"
 
 
 def stage_wheel(

@@ -340,12 +340,6 @@ def test_sigkill_mid_install_next_run_recovers(setup: Setup, when: str) -> None:
     assert state["build_after_kill"] in (OLD_BUILD, NEW_BUILD)  # no half-imported torch here
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "installed.read_installed() takes pip's uninstall stash as the installed build: a pip "
-    "killed mid-install leaves site-packages/~orch-2.14.1.dist-info (Name: torch) beside "
-    "the new torch-2.15.0.dist-info; read_installed() matches on METADATA Name, so the plan "
-    "says 'already installed and fitting: torch 2.14.1' while `import torch` loads 2.15.0 "
-    "and nothing is installed (pip ignores '~'-prefixed distributions)"))
 def test_after_sigkill_the_installed_build_is_read_correctly(setup: Setup) -> None:
     setup.add(extra_files=MANY_FILES)
     _kill_install(setup, "during-installer")
@@ -356,11 +350,6 @@ def test_after_sigkill_the_installed_build_is_read_correctly(setup: Setup) -> No
     assert setup.build() == OLD_BUILD, ran.output
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "no crash recovery for the backup: envlock.Backup.take() links the old files under "
-    "{prefix}/.wheelmagic-backup/<id>/ and only execute() itself restores or discards them; "
-    "after a SIGKILL the directory stays for good (nothing in wheelmagic looks for stale "
-    "backups), and when pip had already removed the old torch nothing puts it back"))
 def test_sigkill_mid_install_leaves_no_stale_backup(setup: Setup) -> None:
     setup.add(extra_files=MANY_FILES)
     _kill_install(setup, "during-installer")

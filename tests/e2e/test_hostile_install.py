@@ -241,10 +241,6 @@ def test_index_lists_a_wrong_hash(world: World) -> None:
     assert world.partial_files() == []
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "fetch.download.Fetcher.fetch() unlinks tmp/<sha256>.part when the hash does not match "
-    "but not its validator tmp/<sha256>.json (written by _save_meta): one small file is left "
-    "per rejected download"))
 def test_rejected_download_leaves_nothing_in_tmp(world: World) -> None:
     world.set_hash(NULL, hashlib.sha256(b"something else").hexdigest())
     ran = world.install("torch==2.15.0")
@@ -268,12 +264,6 @@ def test_pep503_page_lies_too(world: World) -> None:
 # variant metadata that disagrees with the wheels
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "wheelmagic.execute.execute() never reads the downloaded wheel's own "
-    "*.dist-info/variant.json: stage.stage_wheel() rewrites METADATA only, so a wheel whose "
-    "variant.json contradicts the index's {name}-{version}-variants.json (other properties, "
-    "or another label than its file name) is installed as planned; `wheelmagic doctor` "
-    "then calls the result broken"))
 @pytest.mark.parametrize("lie", ["properties", "label"])
 def test_wheel_variant_json_disagrees_with_index(world: World, tmp_path: Path, lie: str) -> None:
     """The index says `cuda13.0` fits an H100 (CUDA >= 13.0); the wheel itself says otherwise."""
@@ -371,11 +361,6 @@ def test_hostile_variants_json_is_refused(world: World, kind: str) -> None:
     assert world.cached_wheels() == []
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "the error blames a missing file: selection.select() reports 'the index has no "
-    "torch-2.15.0-variants.json' and plan.make_plan()'s SelectionError leaves out "
-    "ProjectFiles.errors, where index.client.IndexClient._load_variants recorded the real "
-    "cause (over the size cap, too deep, unknown $schema, invalid JSON)"))
 @pytest.mark.parametrize("kind", VARIANTS_JSON_CASES)
 def test_hostile_variants_json_error_names_the_cause(world: World, kind: str) -> None:
     world.replace_file(VJSON, _hostile_variants_json(kind, world.variants_json()))
@@ -531,11 +516,6 @@ def test_loopback_redirect_is_followed_and_credentials_stay_behind(world: World)
     assert not any("Authorization" in r.headers for r in followed)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "the index password is printed: plan.make_plan() writes 'chose FILE from "
-    "{candidate.index_url}' into Plan.reasons without index.urls.redact(), and --json "
-    "(Plan.to_json 'reasons') and --explain print it (execute._download_one and "
-    "execute._install_failure also put PlannedFile.index_url unredacted into errors)"))
 @pytest.mark.parametrize("mode", ["--json", "--explain"])
 def test_index_password_is_never_printed(world: World, mode: str) -> None:
     port = _port(world.srv)

@@ -134,6 +134,7 @@ class Fetcher:
             notes: list[str] = []
             if sha256 and actual != sha256:
                 part.unlink(missing_ok=True)
+                _meta_path(part).unlink(missing_ok=True)
                 raise DownloadError(
                     f"{what}: {name} from {redact(url)} failed verification: expected sha256 "
                     f"{sha256}, got {actual}; the file was discarded and not installed",
