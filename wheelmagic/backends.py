@@ -24,6 +24,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
+from urllib.parse import urlsplit
 
 from wheelmagic.errors import InstallError
 
@@ -103,9 +104,13 @@ def _index_args(ix: IndexSettings | None, *, uv: bool) -> list[str]:
         return []
     args: list[str] = []
     if ix.index_urls:
-        args += ["--index-url", ix.index_urls[0]]
-        for url in ix.index_urls[1:]:
-            args += ["--extra-index-url", url]
+        # URLs with credentials travel in the environment (index_env), never in argv, where
+        # every local user could read them from the process list
+        if not _has_credentials(ix.index_urls[:1]):
+            args += ["--index-url", ix.index_urls[0]]
+        if not _has_credentials(ix.index_urls[1:]):
+            for url in ix.index_urls[1:]:
+                args += ["--extra-index-url", url]
     else:
         args.append("--no-index")
     for link in ix.find_links:
@@ -115,6 +120,22 @@ def _index_args(ix: IndexSettings | None, *, uv: bool) -> list[str]:
     if ix.cert and not uv:
         args += ["--cert", ix.cert]
     return args
+
+
+def _has_credentials(urls: Sequence[str]) -> bool:
+    return any("@" in urlsplit(u).netloc for u in urls)
+
+
+def index_env(ix: IndexSettings | None, *, uv: bool) -> dict[str, str]:
+    """The index URLs `_index_args` leaves out because they carry a password."""
+    if ix is None or not ix.index_urls:
+        return {}
+    env: dict[str, str] = {}
+    if _has_credentials(ix.index_urls[:1]):
+        env["UV_INDEX_URL" if uv else "PIP_INDEX_URL"] = ix.index_urls[0]
+    if _has_credentials(ix.index_urls[1:]):
+        env["UV_EXTRA_INDEX_URL" if uv else "PIP_EXTRA_INDEX_URL"] = " ".join(ix.index_urls[1:])
+    return env
 
 
 def _run(argv: list[str], env: Mapping[str, str], log: Log | None) -> StepResult:
@@ -157,7 +178,7 @@ class Backend:
         raise NotImplementedError
 
     def install(self, req: InstallRequest, *, log: Log | None = None) -> list[StepResult]:
-        env = isolated_env(req.env)
+        env = isolated_env({**index_env(req.indexes, uv=self.name == "uv"), **req.env})
         results: list[StepResult] = []
         for argv in self.steps(req):
             res = _run(argv, env, log)
