@@ -24,7 +24,7 @@ from support.wheels import build_wheel
 pytestmark = pytest.mark.e2e
 
 ROOT = Path(__file__).resolve().parents[2]
-H100 = ROOT.parent / "shared" / "fixtures" / "platforms" / "nvidia-h100-driver580.snapshot.json"
+H100 = ROOT / "tests" / "data" / "platforms" / "nvidia-h100-driver580.snapshot.json"
 NO_GPU = {"os": "linux", "arch": "x86_64", "cpu": {"x86_64_level": 3}}
 VERSION = "2.9.0"
 IMPORT = ("import wheelmagic.hook as h; h.install(); import torch; "

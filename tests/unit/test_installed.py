@@ -21,7 +21,7 @@ from wheelmagic.installed import (
 
 ROOT = Path(__file__).resolve().parents[2]
 CPU_WHEEL = Path("/opt/wheels/torch-2.13.0+cpu-cp311-cp311-manylinux_2_28_x86_64.whl")
-H100_FIXTURE = Path("/work/shared/fixtures/platforms/nvidia-h100-driver580.json")
+H100_FIXTURE = ROOT / "tests" / "data" / "platforms" / "nvidia-h100-driver580.json"
 
 #: torch/version.py of PyPI torch 2.11.0 (cu130) as recorded on the H100 (fixture text).
 VERSION_PY_CU130 = (
