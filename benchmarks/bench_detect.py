@@ -35,12 +35,18 @@ def main() -> int:
     py = sys.executable
     rows = [
         ("python -c pass", measure([py, "-c", "pass"], args.n, env)),
-        ("python -c 'import wheelmagic.platform'",
-         measure([py, "-c", "import wheelmagic.platform"], args.n, env)),
-        ("wheelmagic detect --json", measure([py, "-m", "wheelmagic", "detect", "--json"],
-                                             args.n, env)),
-        ("detect() in-process", measure([py, "-c", "from wheelmagic.platform import detect; "
-                                         "detect()"], args.n, env)),
+        (
+            "python -c 'import wheelmagic.platform'",
+            measure([py, "-c", "import wheelmagic.platform"], args.n, env),
+        ),
+        (
+            "wheelmagic detect --json",
+            measure([py, "-m", "wheelmagic", "detect", "--json"], args.n, env),
+        ),
+        (
+            "detect() in-process",
+            measure([py, "-c", "from wheelmagic.platform import detect; detect()"], args.n, env),
+        ),
     ]
     base = statistics.median(rows[0][1])
     print(f"{'command':42} {'median ms':>10} {'min ms':>8} {'x pass':>7}")
@@ -49,8 +55,10 @@ def main() -> int:
         print(f"{label:42} {med * 1000:10.1f} {min(times) * 1000:8.1f} {med / base:7.2f}")
     detect_ms = statistics.median(rows[2][1]) * 1000
     ok = detect_ms < args.target_ms
-    print(f"detect --json median {detect_ms:.0f} ms: {'within' if ok else 'OVER'} the "
-          f"{args.target_ms:.0f} ms target (n={args.n})")
+    print(
+        f"detect --json median {detect_ms:.0f} ms: {'within' if ok else 'OVER'} the "
+        f"{args.target_ms:.0f} ms target (n={args.n})"
+    )
     return 0 if ok else 1
 
 

@@ -67,8 +67,7 @@ def main() -> int:
         project = name.split("-")[0].lower().replace("_", "-")
         page = www / "simple" / project
         page.mkdir(parents=True)
-        (page / "index.html").write_text(
-            f'<a href="../../files/{name}#sha256={sha}">{name}</a>\n')
+        (page / "index.html").write_text(f'<a href="../../files/{name}#sha256={sha}">{name}</a>\n')
         results: dict[str, list[float]] = {"wheelmagic": [], "curl": [], "pip download": []}
         if args.parallel > 1:
             results[f"wheelmagic parallel={args.parallel}"] = []
@@ -79,6 +78,7 @@ def main() -> int:
         try:
             url = f"{base}files/{name}"
             for run in range(args.runs):
+
                 def wm(parallel: int = 1, run: int = run) -> None:
                     cache = WheelCache(tmp / f"cache-{parallel}-{run}")
                     with Fetcher(cache, parallel=parallel) as f:
@@ -88,18 +88,48 @@ def main() -> int:
                 results["wheelmagic"].append(_time(wm))
                 if args.parallel > 1:
                     results[f"wheelmagic parallel={args.parallel}"].append(
-                        _time(lambda: wm(args.parallel)))
+                        _time(lambda: wm(args.parallel))
+                    )
                 out = tmp / "curl.out"
-                results["curl"].append(_time(lambda out=out: subprocess.run(
-                    ["curl", "-sS", "-o", str(out), url], check=True)))
+                results["curl"].append(
+                    _time(
+                        lambda out=out: subprocess.run(
+                            ["curl", "-sS", "-o", str(out), url], check=True
+                        )
+                    )
+                )
                 out.unlink()
                 dest = tmp / f"pip-{run}"
-                results["pip download"].append(_time(lambda dest=dest: subprocess.run(
-                    [sys.executable, "-m", "pip", "download", "-q", "--no-deps",
-                     "--no-cache-dir", "--isolated", "--index-url", f"{base}simple/",
-                     "--only-binary", ":all:", "--python-version", "3.11",
-                     "--platform", "manylinux_2_28_x86_64", "--platform", "any",
-                     "-d", str(dest), project], check=True)))
+                results["pip download"].append(
+                    _time(
+                        lambda dest=dest: subprocess.run(
+                            [
+                                sys.executable,
+                                "-m",
+                                "pip",
+                                "download",
+                                "-q",
+                                "--no-deps",
+                                "--no-cache-dir",
+                                "--isolated",
+                                "--index-url",
+                                f"{base}simple/",
+                                "--only-binary",
+                                ":all:",
+                                "--python-version",
+                                "3.11",
+                                "--platform",
+                                "manylinux_2_28_x86_64",
+                                "--platform",
+                                "any",
+                                "-d",
+                                str(dest),
+                                project,
+                            ],
+                            check=True,
+                        )
+                    )
+                )
                 shutil.rmtree(dest)
         finally:
             proc.terminate()

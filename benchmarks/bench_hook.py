@@ -33,13 +33,49 @@ ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_TORCH = ROOT / ".cache" / "bench" / "torch-2.13.0-cpu"
 
 SKIP = {
-    "antigravity", "this", "idlelib", "tkinter", "turtle", "turtledemo", "__phello__",
-    "_tkinter", "test", "lib2to3", "ensurepip", "venv", "pydoc_data", "xxlimited",
-    "xxlimited_35", "xxsubtype", "_xxtestfuzz", "_testcapi", "_testinternalcapi",
-    "_testbuffer", "_testimportmultiple", "_testmultiphase", "_ctypes_test", "msilib",
-    "winreg", "winsound", "_winapi", "nt", "_msi", "_overlapped", "msvcrt", "_wmi",
-    "_scproxy", "_osx_support", "sre_compile", "sre_constants", "sre_parse", "crypt",
-    "nntplib", "_crypt", "asyncio.__main__", "_testclinic", "_testsinglephase",
+    "antigravity",
+    "this",
+    "idlelib",
+    "tkinter",
+    "turtle",
+    "turtledemo",
+    "__phello__",
+    "_tkinter",
+    "test",
+    "lib2to3",
+    "ensurepip",
+    "venv",
+    "pydoc_data",
+    "xxlimited",
+    "xxlimited_35",
+    "xxsubtype",
+    "_xxtestfuzz",
+    "_testcapi",
+    "_testinternalcapi",
+    "_testbuffer",
+    "_testimportmultiple",
+    "_testmultiphase",
+    "_ctypes_test",
+    "msilib",
+    "winreg",
+    "winsound",
+    "_winapi",
+    "nt",
+    "_msi",
+    "_overlapped",
+    "msvcrt",
+    "_wmi",
+    "_scproxy",
+    "_osx_support",
+    "sre_compile",
+    "sre_constants",
+    "sre_parse",
+    "crypt",
+    "nntplib",
+    "_crypt",
+    "asyncio.__main__",
+    "_testclinic",
+    "_testsinglephase",
 }
 
 WORKLOAD = textwrap.dedent("""
@@ -100,8 +136,9 @@ def stdlib_names() -> list[str]:
 
 
 def _py(code: str, env: dict[str, str]) -> str:
-    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
-                       timeout=600, cwd=ROOT)
+    r = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=600, cwd=ROOT
+    )
     if r.returncode != 0:
         raise RuntimeError(r.stderr[-2000:])
     return r.stdout.strip().splitlines()[-1]
@@ -115,8 +152,9 @@ def _env(**extra: str) -> dict[str, str]:
     return env
 
 
-def paired(code_for: Any, runs: int, env: dict[str, str], extra: list[float] | None = None
-           ) -> tuple[list[float], list[float]]:
+def paired(
+    code_for: Any, runs: int, env: dict[str, str], extra: list[float] | None = None
+) -> tuple[list[float], list[float]]:
     """Alternate with/without so drift on a shared machine hits both sides alike.
 
     `extra` collects the second number the hooked side prints (when it prints one).
@@ -140,12 +178,18 @@ def bench_workload(runs: int) -> dict[str, Any]:
     base, hooked = paired(lambda hook: WORKLOAD.format(names=names, hook=hook), runs, env)
     ok = _py(WORKLOAD.format(names=names, hook=True), env).split()
     b, h = statistics.median(base), statistics.median(hooked)
-    return {"clock": "process CPU time of the import loop", "modules_requested": len(names), "imported_ok": int(ok[1]),
-            "modules_loaded": int(ok[2]), "runs": runs,
-            "without_hook_ms": round(b * 1e3, 2), "with_hook_ms": round(h * 1e3, 2),
-            "ratio": round(h / b, 4),
-            "spread_without_ms": [round(min(base) * 1e3, 2), round(max(base) * 1e3, 2)],
-            "spread_with_ms": [round(min(hooked) * 1e3, 2), round(max(hooked) * 1e3, 2)]}
+    return {
+        "clock": "process CPU time of the import loop",
+        "modules_requested": len(names),
+        "imported_ok": int(ok[1]),
+        "modules_loaded": int(ok[2]),
+        "runs": runs,
+        "without_hook_ms": round(b * 1e3, 2),
+        "with_hook_ms": round(h * 1e3, 2),
+        "ratio": round(h / b, 4),
+        "spread_without_ms": [round(min(base) * 1e3, 2), round(max(base) * 1e3, 2)],
+        "spread_with_ms": [round(min(hooked) * 1e3, 2), round(max(hooked) * 1e3, 2)],
+    }
 
 
 def bench_per_call() -> dict[str, Any]:
@@ -157,8 +201,10 @@ def bench_per_call() -> dict[str, Any]:
     n = 2_000_000
     t_miss = min(timeit.repeat(lambda: finder.find_spec("json.decoder"), number=n, repeat=5))
     t_empty = min(timeit.repeat(lambda: None, number=n, repeat=5))
-    return {"find_spec_other_name_ns": round((t_miss - t_empty) / n * 1e9, 1),
-            "note": "per call, minus the cost of calling an empty lambda"}
+    return {
+        "find_spec_other_name_ns": round((t_miss - t_empty) / n * 1e9, 1),
+        "note": "per call, minus the cost of calling an empty lambda",
+    }
 
 
 def bench_hook_import(runs: int = 7) -> dict[str, Any]:
@@ -167,21 +213,37 @@ def bench_hook_import(runs: int = 7) -> dict[str, Any]:
     own: list[int] = []
     cumulative: list[int] = []
     for _ in range(runs):
-        r = subprocess.run([sys.executable, "-X", "importtime", "-c", "import wheelmagic.hook"],
-                           capture_output=True, text=True, env=env, cwd=ROOT, check=True)
+        r = subprocess.run(
+            [sys.executable, "-X", "importtime", "-c", "import wheelmagic.hook"],
+            capture_output=True,
+            text=True,
+            env=env,
+            cwd=ROOT,
+            check=True,
+        )
         for line in r.stderr.splitlines():
             parts = [p.strip() for p in line.partition(":")[2].split("|")]
             if len(parts) == 3 and parts[2] == "wheelmagic.hook":
                 own.append(int(parts[0]))
                 cumulative.append(int(parts[1]))
-    probe = _py("import sys; before = set(sys.modules); import wheelmagic.hook; "
-                "print(','.join(sorted(set(sys.modules) - before)))", env)
+    probe = _py(
+        "import sys; before = set(sys.modules); import wheelmagic.hook; "
+        "print(','.join(sorted(set(sys.modules) - before)))",
+        env,
+    )
     new = [m for m in probe.split(",") if m]
-    non_stdlib = [m for m in new if m.partition(".")[0] not in sys.stdlib_module_names
-                  and m.partition(".")[0] != "wheelmagic"]
-    return {"hook_module_self_us": statistics.median(own),
-            "with_wheelmagic_package_us": statistics.median(cumulative),
-            "new_modules": new, "non_stdlib_modules": non_stdlib}
+    non_stdlib = [
+        m
+        for m in new
+        if m.partition(".")[0] not in sys.stdlib_module_names
+        and m.partition(".")[0] != "wheelmagic"
+    ]
+    return {
+        "hook_module_self_us": statistics.median(own),
+        "with_wheelmagic_package_us": statistics.median(cumulative),
+        "new_modules": new,
+        "non_stdlib_modules": non_stdlib,
+    }
 
 
 def _synthetic_torch() -> Path:
@@ -204,32 +266,45 @@ def bench_torch(runs: int, site: Path | None) -> dict[str, Any]:
     snap = Path(tempfile.mkdtemp(prefix="wm-bench-snap-")) / "no-gpu.json"
     snap.write_text(json.dumps(NO_GPU))
     env = _env(WHEELMAGIC_PLATFORM=str(snap))
-    out: dict[str, Any] = {"torch": "real CPU torch 2.13.0" if real else "synthetic torch",
-                           "site": str(target), "platform": "no-GPU snapshot", "runs": runs}
+    out: dict[str, Any] = {
+        "torch": "real CPU torch 2.13.0" if real else "synthetic torch",
+        "site": str(target),
+        "platform": "no-GPU snapshot",
+        "runs": runs,
+    }
     try:
         doctor = [_py(DOCTOR.format(site=str(target)), env) for _ in range(max(3, runs // 2))]
         out["doctor_ms"] = round(statistics.median(float(d.split()[0]) for d in doctor) * 1e3, 1)
         out["doctor_verdict"] = doctor[0].split()[1]
     except RuntimeError as err:
         out["doctor_error"] = str(err).strip().splitlines()[-1]
-    base, hooked = paired(lambda hook: TORCH.format(site=str(target), hook=hook), runs, env,
-                          extra=inside)
+    base, hooked = paired(
+        lambda hook: TORCH.format(site=str(target), hook=hook), runs, env, extra=inside
+    )
     b, h = statistics.median(base), statistics.median(hooked)
-    out.update(without_hook_ms=round(b * 1e3, 1), with_hook_ms=round(h * 1e3, 1),
-               added_ms=round((h - b) * 1e3, 1), ratio=round(h / b, 4),
-               check_inside_import_ms=round(statistics.median(inside) * 1e3, 1),
-               check_share=round(statistics.median(inside) / h, 4),
-               note="check_inside_import_ms is measured in the process around the hook's "
-                    "check (settings + offline doctor): the direct cost; the A/B wall times "
-                    "are noisier on a shared machine")
+    out.update(
+        without_hook_ms=round(b * 1e3, 1),
+        with_hook_ms=round(h * 1e3, 1),
+        added_ms=round((h - b) * 1e3, 1),
+        ratio=round(h / b, 4),
+        check_inside_import_ms=round(statistics.median(inside) * 1e3, 1),
+        check_share=round(statistics.median(inside) / h, 4),
+        note="check_inside_import_ms is measured in the process around the hook's "
+        "check (settings + offline doctor): the direct cost; the A/B wall times "
+        "are noisier on a shared machine",
+    )
     return out
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     p.add_argument("--runs", type=int, default=11)
-    p.add_argument("--torch", type=Path, default=DEFAULT_TORCH,
-                   help="a --target dir holding the real torch (default: .cache/bench/...)")
+    p.add_argument(
+        "--torch",
+        type=Path,
+        default=DEFAULT_TORCH,
+        help="a --target dir holding the real torch (default: .cache/bench/...)",
+    )
     p.add_argument("--json", action="store_true")
     p.add_argument("--only", choices=("workload", "call", "import", "torch"), action="append")
     args = p.parse_args(argv)

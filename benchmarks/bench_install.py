@@ -95,18 +95,30 @@ def main() -> int:
 
         results: list[str] = []
         print("\n== no-op (torch installed and fitting)")
-        pre = runs(args.runs, lambda _i: timed(
-            [*wm, "preinstall", "torch", "--platform", cpu, *common], env))
-        pip_noop = runs(args.runs, lambda _i: timed(
-            [py, "-m", "pip", "install", "--index-url", url, "torch"], env))
-        results += [row("wheelmagic preinstall torch", pre, None),
-                    row("pip install torch  (speed-up of wheelmagic)", pip_noop, None)
-                    + f"  x{statistics.median(pip_noop) / statistics.median(pre):.1f}"]
+        pre = runs(
+            args.runs,
+            lambda _i: timed([*wm, "preinstall", "torch", "--platform", cpu, *common], env),
+        )
+        pip_noop = runs(
+            args.runs,
+            lambda _i: timed([py, "-m", "pip", "install", "--index-url", url, "torch"], env),
+        )
+        results += [
+            row("wheelmagic preinstall torch", pre, None),
+            row("pip install torch  (speed-up of wheelmagic)", pip_noop, None)
+            + f"  x{statistics.median(pip_noop) / statistics.median(pre):.1f}",
+        ]
         if uv:
-            uv_noop = runs(args.runs, lambda _i: timed(
-                [uv, "pip", "install", "--python", py, "--index-url", url, "torch"], env))
-            results.append(row("uv pip install torch  (speed-up of wheelmagic)", uv_noop, None)
-                           + f"  x{statistics.median(uv_noop) / statistics.median(pre):.1f}")
+            uv_noop = runs(
+                args.runs,
+                lambda _i: timed(
+                    [uv, "pip", "install", "--python", py, "--index-url", url, "torch"], env
+                ),
+            )
+            results.append(
+                row("uv pip install torch  (speed-up of wheelmagic)", uv_noop, None)
+                + f"  x{statistics.median(uv_noop) / statistics.median(pre):.1f}"
+            )
         print("\n".join(results))
 
         if not args.skip_switch:
@@ -117,32 +129,72 @@ def main() -> int:
 
             def wm_switch(i: int, backend: str) -> float:
                 plat = h100 if i % 2 == 0 else cpu
-                return timed([*wm, "install", "torch", "--yes", "--backend", backend,
-                              "--platform", plat, *common], env)
+                return timed(
+                    [
+                        *wm,
+                        "install",
+                        "torch",
+                        "--yes",
+                        "--backend",
+                        backend,
+                        "--platform",
+                        plat,
+                        *common,
+                    ],
+                    env,
+                )
 
             def pip_switch(i: int) -> float:
                 whl = cuda_whl if i % 2 == 0 else cpu_whl
-                return timed([py, "-m", "pip", "install", "--force-reinstall", "--no-deps",
-                              "--no-index", str(whl)], env)
+                return timed(
+                    [
+                        py,
+                        "-m",
+                        "pip",
+                        "install",
+                        "--force-reinstall",
+                        "--no-deps",
+                        "--no-index",
+                        str(whl),
+                    ],
+                    env,
+                )
 
             n = max(2, args.runs - args.runs % 2)
             out = []
             w_pip = runs(n, lambda i: wm_switch(i, "pip"))
             p = runs(n, pip_switch)
-            out += [row("wheelmagic install torch --backend pip", w_pip, None),
-                    row("pip install --force-reinstall --no-deps <same wheel>", p, None)
-                    + f"  wheelmagic/pip = {statistics.median(w_pip) / statistics.median(p):.2f}"]
+            out += [
+                row("wheelmagic install torch --backend pip", w_pip, None),
+                row("pip install --force-reinstall --no-deps <same wheel>", p, None)
+                + f"  wheelmagic/pip = {statistics.median(w_pip) / statistics.median(p):.2f}",
+            ]
             if uv:
+
                 def uv_switch(i: int) -> float:
                     whl = cuda_whl if i % 2 == 0 else cpu_whl
-                    return timed([uv, "pip", "install", "--python", py, "--no-index",
-                                  "--reinstall-package", "torch", str(whl)], env)
+                    return timed(
+                        [
+                            uv,
+                            "pip",
+                            "install",
+                            "--python",
+                            py,
+                            "--no-index",
+                            "--reinstall-package",
+                            "torch",
+                            str(whl),
+                        ],
+                        env,
+                    )
 
                 w_uv = runs(n, lambda i: wm_switch(i, "uv"))
                 u = runs(n, uv_switch)
-                out += [row("wheelmagic install torch --backend uv", w_uv, None),
-                        row("uv pip install --reinstall-package torch <same wheel>", u, None)
-                        + f"  wheelmagic/uv = {statistics.median(w_uv) / statistics.median(u):.2f}"]
+                out += [
+                    row("wheelmagic install torch --backend uv", w_uv, None),
+                    row("uv pip install --reinstall-package torch <same wheel>", u, None)
+                    + f"  wheelmagic/uv = {statistics.median(w_uv) / statistics.median(u):.2f}",
+                ]
             print("\n".join(out))
         server.terminate()
     return 0

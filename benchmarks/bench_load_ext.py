@@ -44,8 +44,14 @@ PROBE = textwrap.dedent("""
 
 
 def _one(ext: str | None, env: dict[str, str]) -> dict[str, Any]:
-    out = subprocess.run([sys.executable, "-c", PROBE.format(ext=ext)], capture_output=True,
-                         text=True, env=env, check=True, timeout=120)
+    out = subprocess.run(
+        [sys.executable, "-c", PROBE.format(ext=ext)],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+        timeout=120,
+    )
     data: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
     return data
 
@@ -87,9 +93,11 @@ def main(argv: list[str] | None = None) -> int:
     print(f"%load_ext cost, median of {args.runs} fresh processes (Python {report['python']}):")
     print(f"  InteractiveShell start   {med['shell']:8.2f} ms")
     print(f"  %load_ext storemagic     {med['storemagic']:8.2f} ms")
-    print(f"  %load_ext wheelmagic     {med['wheelmagic']:8.2f} ms   "
-          f"({report['wheelmagic_vs_storemagic']}x storemagic, "
-          f"{report['wheelmagic_vs_shell_start'] * 100:.1f}% of a shell start)")
+    print(
+        f"  %load_ext wheelmagic     {med['wheelmagic']:8.2f} ms   "
+        f"({report['wheelmagic_vs_storemagic']}x storemagic, "
+        f"{report['wheelmagic_vs_shell_start'] * 100:.1f}% of a shell start)"
+    )
     print(f"  new top-level modules: {', '.join(new_modules) or '-'}")
     print(f"  heavy modules imported at load: {', '.join(heavy) or 'none'}")
     return 0

@@ -30,20 +30,41 @@ from wheelmagic.variants.selection import Candidate, Target, _specifier, select
 
 ROOT = Path(__file__).resolve().parent.parent
 PUBLISHED = ROOT / "tests" / "data" / "variants" / "pytorch-published"
-PLATFORMS = ["cp313-cp313-manylinux_2_28_x86_64", "cp313-cp313-manylinux_2_17_x86_64",
-             "cp312-cp312-manylinux_2_28_x86_64", "cp313-cp313-manylinux_2_28_aarch64",
-             "cp313-cp313-win_amd64", "cp313-cp313-macosx_11_0_arm64"]
+PLATFORMS = [
+    "cp313-cp313-manylinux_2_28_x86_64",
+    "cp313-cp313-manylinux_2_17_x86_64",
+    "cp312-cp312-manylinux_2_28_x86_64",
+    "cp313-cp313-manylinux_2_28_aarch64",
+    "cp313-cp313-win_amd64",
+    "cp313-cp313-macosx_11_0_arm64",
+]
 TARGET = Target(
-    tags=[Tag("cp313", "cp313", "manylinux_2_28_x86_64"),
-          Tag("cp313", "cp313", "manylinux_2_17_x86_64"),
-          Tag("cp313", "abi3", "manylinux_2_17_x86_64"), Tag("py3", "none", "any")],
+    tags=[
+        Tag("cp313", "cp313", "manylinux_2_28_x86_64"),
+        Tag("cp313", "cp313", "manylinux_2_17_x86_64"),
+        Tag("cp313", "abi3", "manylinux_2_17_x86_64"),
+        Tag("py3", "none", "any"),
+    ],
     python_version=Version("3.13.1"),
     marker_env={"platform_system": "Linux", "sys_platform": "linux"},
 )
-SUPPORTED = {"nvidia": {
-    "cuda_version_lower_bound": ["12.8", "12.7", "12.6", "12.5", "12.4", "12.3", "12.2", "12.1",
-                                 "12.0", "12"],
-    "sm_arch": [f"8{m}_real" for m in range(9, -1, -1)] + ["80_virtual"]}}
+SUPPORTED = {
+    "nvidia": {
+        "cuda_version_lower_bound": [
+            "12.8",
+            "12.7",
+            "12.6",
+            "12.5",
+            "12.4",
+            "12.3",
+            "12.2",
+            "12.1",
+            "12.0",
+            "12",
+        ],
+        "sm_arch": [f"8{m}_real" for m in range(9, -1, -1)] + ["80_virtual"],
+    }
+}
 
 
 def make_candidates(n: int = 1000) -> tuple[list[Candidate], dict[Version, object]]:
@@ -58,9 +79,15 @@ def make_candidates(n: int = 1000) -> tuple[list[Candidate], dict[Version, objec
             for label in labels:
                 suffix = "" if label is None else f"-{label}"
                 name = f"torch-{version}-{plat}{suffix}.whl"
-                cands.append(Candidate(name, f"https://example.invalid/{name}", "idx",
-                                       requires_python=">=3.9" if i % 2 else ">=3.10",
-                                       yanked="bad" if i == 1 else None))
+                cands.append(
+                    Candidate(
+                        name,
+                        f"https://example.invalid/{name}",
+                        "idx",
+                        requires_python=">=3.9" if i % 2 else ">=3.10",
+                        yanked="bad" if i == 1 else None,
+                    )
+                )
     cands = cands[:n]
     variants = {v: parse_variants_json(doc, f"torch-{v}-variants.json") for v in versions}
     return cands, variants
@@ -81,21 +108,31 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=30)
     args = parser.parse_args()
     cands, variants = make_candidates()
-    names = [c.filename.replace(f"-{c.filename.rsplit('-', 1)[1]}", ".whl")
-             if c.filename.count("-") == 5 else c.filename for c in cands]
+    names = [
+        c.filename.replace(f"-{c.filename.rsplit('-', 1)[1]}", ".whl")
+        if c.filename.count("-") == 5
+        else c.filename
+        for c in cands
+    ]
     tags = set(TARGET.tags)
 
     # fresh Candidates per run, built outside the timing: `Candidate.wheel` caches its parse
-    fresh = [[Candidate(c.filename, c.url, c.index_url, requires_python=c.requires_python,
-                        yanked=c.yanked) for c in cands] for _ in range(args.runs + 2)]
+    fresh = [
+        [
+            Candidate(
+                c.filename, c.url, c.index_url, requires_python=c.requires_python, yanked=c.yanked
+            )
+            for c in cands
+        ]
+        for _ in range(args.runs + 2)
+    ]
 
     def ours(i: int) -> object:
         # cold: a real plan parses each index's files once, so no cache carries over
         _head.cache_clear()
         _tags.cache_clear()
         _specifier.cache_clear()
-        sel = select("torch", fresh[i], target=TARGET, supported=SUPPORTED,
-                     variants=variants)  # type: ignore[arg-type]
+        sel = select("torch", fresh[i], target=TARGET, supported=SUPPORTED, variants=variants)  # type: ignore[arg-type]
         assert sel.chosen is not None
         return sel
 
@@ -109,18 +146,26 @@ def main() -> None:
 
     sel = ours(args.runs + 1)
     chosen = sel.chosen  # type: ignore[attr-defined]
-    print(f"{len(cands)} candidates, {len(variants)} releases; chosen: "
-          f"{chosen.candidate.filename} ({len(sel.ranked)} ranked, "  # type: ignore[attr-defined]
-          f"{len(sel.rejected)} rejected)")  # type: ignore[attr-defined]
+    print(
+        f"{len(cands)} candidates, {len(variants)} releases; chosen: "
+        f"{chosen.candidate.filename} ({len(sel.ranked)} ranked, "  # type: ignore[attr-defined]
+        f"{len(sel.rejected)} rejected)"
+    )  # type: ignore[attr-defined]
     ours_ms = timed(ours, args.runs)
     base_ms = timed(baseline, args.runs)
-    for what, ms in (("wheelmagic select()", ours_ms),
-                     ("baseline parse_wheel_filename + tag filter", base_ms)):
-        print(f"{what:45s} median {statistics.median(ms):7.2f} ms  min {min(ms):7.2f}  "
-              f"max {max(ms):7.2f}  (runs={args.runs})")
+    for what, ms in (
+        ("wheelmagic select()", ours_ms),
+        ("baseline parse_wheel_filename + tag filter", base_ms),
+    ):
+        print(
+            f"{what:45s} median {statistics.median(ms):7.2f} ms  min {min(ms):7.2f}  "
+            f"max {max(ms):7.2f}  (runs={args.runs})"
+        )
     ratio = statistics.median(ours_ms) / statistics.median(base_ms)
-    print(f"ratio (median): {ratio:.1f}x baseline; target: well under 50 ms -> "
-          f"{'OK' if statistics.median(ours_ms) < 50 else 'OVER'}")
+    print(
+        f"ratio (median): {ratio:.1f}x baseline; target: well under 50 ms -> "
+        f"{'OK' if statistics.median(ours_ms) < 50 else 'OVER'}"
+    )
 
 
 if __name__ == "__main__":

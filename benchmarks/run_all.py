@@ -71,15 +71,24 @@ def _ratio(a: float, b: float) -> str:
 
 
 def parse_select(out: str) -> list[Row]:
-    rx = re.compile(r"^(?P<what>.+?)\s+median\s+(?P<med>[\d.]+) ms\s+min\s+(?P<min>[\d.]+)\s+"
-                    r"max\s+(?P<max>[\d.]+)", re.M)
+    rx = re.compile(
+        r"^(?P<what>.+?)\s+median\s+(?P<med>[\d.]+) ms\s+min\s+(?P<min>[\d.]+)\s+"
+        r"max\s+(?P<max>[\d.]+)",
+        re.M,
+    )
     found = {m["what"].strip(): m for m in rx.finditer(out)}
     ours = next(m for k, m in found.items() if k.startswith("wheelmagic"))
     base = next(m for k, m in found.items() if k.startswith("baseline"))
     med, bmed = float(ours["med"]), float(base["med"])
-    return [Row("select the best of 1,000 files (cold)", _f(med, "ms", 2),
-                _f(bmed, "ms", 2) + " (parse_wheel_filename + tag filter)", _ratio(med, bmed),
-                f"{float(ours['min']):.2f}-{float(ours['max']):.2f} ms")]
+    return [
+        Row(
+            "select the best of 1,000 files (cold)",
+            _f(med, "ms", 2),
+            _f(bmed, "ms", 2) + " (parse_wheel_filename + tag filter)",
+            _ratio(med, bmed),
+            f"{float(ours['min']):.2f}-{float(ours['max']):.2f} ms",
+        )
+    ]
 
 
 def parse_detect(out: str) -> list[Row]:
@@ -90,29 +99,46 @@ def parse_detect(out: str) -> list[Row]:
     for what in ("wheelmagic detect --json", "detect() in-process"):
         if what in found:
             m = found[what]
-            rows.append(Row(f"`{what}` (process wall time)" if "--json" in what
-                            else "`detect()` in a fresh process (wall time)",
-                            _f(float(m["med"]), "ms"), _f(float(base["med"]), "ms") +
-                            " (`python -c pass`)", _ratio(float(m["med"]), float(base["med"])),
-                            f"min {float(m['min']):.1f} ms"))
+            rows.append(
+                Row(
+                    f"`{what}` (process wall time)"
+                    if "--json" in what
+                    else "`detect()` in a fresh process (wall time)",
+                    _f(float(m["med"]), "ms"),
+                    _f(float(base["med"]), "ms") + " (`python -c pass`)",
+                    _ratio(float(m["med"]), float(base["med"])),
+                    f"min {float(m['min']):.1f} ms",
+                )
+            )
     return rows
 
 
 def parse_download(out: str) -> list[Row]:
     size = re.search(r"file: (\S+), (\d+) MB", out)
-    rx = re.compile(r"^\s+(?P<what>wheelmagic|curl|pip download)\s+(?P<s>[\d.]+) s\s+"
-                    r"(?P<mbs>\d+) MB/s", re.M)
+    rx = re.compile(
+        r"^\s+(?P<what>wheelmagic|curl|pip download)\s+(?P<s>[\d.]+) s\s+"
+        r"(?P<mbs>\d+) MB/s",
+        re.M,
+    )
     found = {m["what"]: m for m in rx.finditer(out)}
     wm = float(found["wheelmagic"]["s"])
-    what = f"download {size.group(2)} MB over loopback (+ sha256, cache store)" if size else \
-        "download over loopback"
+    what = (
+        f"download {size.group(2)} MB over loopback (+ sha256, cache store)"
+        if size
+        else "download over loopback"
+    )
     rows = []
     for other in ("curl", "pip download"):
         if other in found:
             b = float(found[other]["s"])
-            rows.append(Row(f"{what} vs `{other}`", _f(wm, "s", 3) +
-                            f" ({found['wheelmagic']['mbs']} MB/s)", _f(b, "s", 3) +
-                            f" ({found[other]['mbs']} MB/s)", _ratio(wm, b)))
+            rows.append(
+                Row(
+                    f"{what} vs `{other}`",
+                    _f(wm, "s", 3) + f" ({found['wheelmagic']['mbs']} MB/s)",
+                    _f(b, "s", 3) + f" ({found[other]['mbs']} MB/s)",
+                    _ratio(wm, b),
+                )
+            )
     return rows
 
 
@@ -124,63 +150,110 @@ def parse_install(out: str) -> list[Row]:
     pre = by.get("wheelmagic preinstall torch")
     if pre is not None:
         p = float(pre["med"])
-        for key, label in (("pip install torch  (speed-up of wheelmagic)", "pip install torch"),
-                           ("uv pip install torch  (speed-up of wheelmagic)",
-                            "uv pip install torch")):
+        for key, label in (
+            ("pip install torch  (speed-up of wheelmagic)", "pip install torch"),
+            ("uv pip install torch  (speed-up of wheelmagic)", "uv pip install torch"),
+        ):
             if key in by:
                 b = float(by[key]["med"])
-                rows.append(Row(f"no-op, torch installed and fitting: `wheelmagic preinstall "
-                                f"torch` vs `{label}`", _f(p, "s", 2), _f(b, "s", 2),
-                                _ratio(p, b), f"{pre['lo']}-{pre['hi']} s"))
-    pairs = (("wheelmagic install torch --backend pip",
-              "pip install --force-reinstall --no-deps <same wheel>", "pip"),
-             ("wheelmagic install torch --backend uv",
-              "uv pip install --reinstall-package torch <same wheel>", "uv"))
+                rows.append(
+                    Row(
+                        f"no-op, torch installed and fitting: `wheelmagic preinstall "
+                        f"torch` vs `{label}`",
+                        _f(p, "s", 2),
+                        _f(b, "s", 2),
+                        _ratio(p, b),
+                        f"{pre['lo']}-{pre['hi']} s",
+                    )
+                )
+    pairs = (
+        (
+            "wheelmagic install torch --backend pip",
+            "pip install --force-reinstall --no-deps <same wheel>",
+            "pip",
+        ),
+        (
+            "wheelmagic install torch --backend uv",
+            "uv pip install --reinstall-package torch <same wheel>",
+            "uv",
+        ),
+    )
     for ours, theirs, tool in pairs:
         if ours in by and theirs in by:
             a, b = float(by[ours]["med"]), float(by[theirs]["med"])
-            rows.append(Row(f"variant switch cpu <-> cuda13.0 (real wheels), {tool}: "
-                            f"`{ours}` vs `{theirs}`", _f(a, "s", 2), _f(b, "s", 2),
-                            _ratio(a, b), f"{by[ours]['lo']}-{by[ours]['hi']} s"))
+            rows.append(
+                Row(
+                    f"variant switch cpu <-> cuda13.0 (real wheels), {tool}: "
+                    f"`{ours}` vs `{theirs}`",
+                    _f(a, "s", 2),
+                    _f(b, "s", 2),
+                    _ratio(a, b),
+                    f"{by[ours]['lo']}-{by[ours]['hi']} s",
+                )
+            )
     return rows
 
 
 def parse_hook(out: str) -> list[Row]:
-    data = json.loads(out[out.index("{"):])
+    data = json.loads(out[out.index("{") :])
     rows = []
     if "workload" in data:
         w = data["workload"]
-        rows.append(Row(f"import workload ({w['imported_ok']} stdlib modules), CPU time, hook "
-                        "installed vs not", _f(w["with_hook_ms"], "ms"),
-                        _f(w["without_hook_ms"], "ms"), f"{w['ratio']:.3f}",
-                        "{:.1f}-{:.1f} ms".format(*w["spread_with_ms"])))
+        rows.append(
+            Row(
+                f"import workload ({w['imported_ok']} stdlib modules), CPU time, hook "
+                "installed vs not",
+                _f(w["with_hook_ms"], "ms"),
+                _f(w["without_hook_ms"], "ms"),
+                f"{w['ratio']:.3f}",
+                "{:.1f}-{:.1f} ms".format(*w["spread_with_ms"]),
+            )
+        )
     if "per_call" in data:
-        rows.append(Row("hook `find_spec` for a name it does not watch",
-                        _f(data["per_call"]["find_spec_other_name_ns"], "ns")))
+        rows.append(
+            Row(
+                "hook `find_spec` for a name it does not watch",
+                _f(data["per_call"]["find_spec_other_name_ns"], "ns"),
+            )
+        )
     if "hook_import" in data:
         h = data["hook_import"]
-        rows.append(Row("`import wheelmagic.hook` (-X importtime, with the package)",
-                        _f(h["with_wheelmagic_package_us"] / 1000, "ms", 2),
-                        spread=f"non-stdlib modules pulled in: "
-                               f"{', '.join(h['non_stdlib_modules']) or 'none'}"))
+        rows.append(
+            Row(
+                "`import wheelmagic.hook` (-X importtime, with the package)",
+                _f(h["with_wheelmagic_package_us"] / 1000, "ms", 2),
+                spread=f"non-stdlib modules pulled in: "
+                f"{', '.join(h['non_stdlib_modules']) or 'none'}",
+            )
+        )
     if "import_torch" in data:
         t = data["import_torch"]
         if "with_hook_ms" in t:
-            rows.append(Row(f"`import torch` ({t['torch']}), hook vs no hook",
-                            _f(t["with_hook_ms"], "ms"), _f(t["without_hook_ms"], "ms"),
-                            f"{t['ratio']:.3f}",
-                            f"the hook's own check inside: {t['check_inside_import_ms']} ms"))
+            rows.append(
+                Row(
+                    f"`import torch` ({t['torch']}), hook vs no hook",
+                    _f(t["with_hook_ms"], "ms"),
+                    _f(t["without_hook_ms"], "ms"),
+                    f"{t['ratio']:.3f}",
+                    f"the hook's own check inside: {t['check_inside_import_ms']} ms",
+                )
+            )
     return rows
 
 
 def parse_load_ext(out: str) -> list[Row]:
-    data = json.loads(out[out.index("{"):])
+    data = json.loads(out[out.index("{") :])
     med = data["median_ms"]
-    return [Row("`%load_ext wheelmagic` vs `%load_ext storemagic`",
-                _f(med["wheelmagic"], "ms", 2), _f(med["storemagic"], "ms", 2),
-                f"{data['wheelmagic_vs_storemagic']:.2f}",
-                f"shell start {med['shell']:.0f} ms; heavy modules: "
-                f"{', '.join(data['heavy_modules_imported']) or 'none'}")]
+    return [
+        Row(
+            "`%load_ext wheelmagic` vs `%load_ext storemagic`",
+            _f(med["wheelmagic"], "ms", 2),
+            _f(med["storemagic"], "ms", 2),
+            f"{data['wheelmagic_vs_storemagic']:.2f}",
+            f"shell start {med['shell']:.0f} ms; heavy modules: "
+            f"{', '.join(data['heavy_modules_imported']) or 'none'}",
+        )
+    ]
 
 
 def _need_real_wheels() -> str | None:
@@ -201,12 +274,24 @@ BENCHES = [
     Bench("load_ext", ["--runs", "5", "--json"], ["--json"], parse_load_ext, 900),
     Bench("hook", ["--runs", "5", "--json"], ["--json"], parse_hook, 1800),
     # a real wheel: `pip download` reads the wheel's METADATA, so a random file fails there
-    Bench("download", ["--wheel", str(TORCH_CPU), "--runs", "3"] if TORCH_CPU.exists()
-          else ["--size-mb", "100", "--runs", "3"],
-          ["--wheel", str(TORCH_CPU)] if TORCH_CPU.exists() else [], parse_download, 1800,
-          _need_curl),
-    Bench("install", ["--runs", "3", "--skip-switch"], ["--runs", "3"], parse_install, 3600,
-          _need_real_wheels),
+    Bench(
+        "download",
+        ["--wheel", str(TORCH_CPU), "--runs", "3"]
+        if TORCH_CPU.exists()
+        else ["--size-mb", "100", "--runs", "3"],
+        ["--wheel", str(TORCH_CPU)] if TORCH_CPU.exists() else [],
+        parse_download,
+        1800,
+        _need_curl,
+    ),
+    Bench(
+        "install",
+        ["--runs", "3", "--skip-switch"],
+        ["--runs", "3"],
+        parse_install,
+        3600,
+        _need_real_wheels,
+    ),
 ]
 
 
@@ -227,8 +312,11 @@ def machine() -> dict[str, str]:
     except AttributeError:
         usable = os.cpu_count() or 0
     try:
-        mem = next(int(line.split()[1]) // (1024 * 1024) for line in
-                   Path("/proc/meminfo").read_text().splitlines() if line.startswith("MemTotal"))
+        mem = next(
+            int(line.split()[1]) // (1024 * 1024)
+            for line in Path("/proc/meminfo").read_text().splitlines()
+            if line.startswith("MemTotal")
+        )
         memory = f"{mem} GiB"
     except (OSError, StopIteration, ValueError):
         memory = "?"
@@ -244,52 +332,80 @@ def machine() -> dict[str, str]:
 
 def run_bench(b: Bench, full: bool, py: str) -> tuple[list[Row], str, float]:
     argv = [py, str(BENCH / f"bench_{b.name}.py"), *(b.full if full else b.quick)]
-    shown = " ".join(["python", f"benchmarks/bench_{b.name}.py",
-                      *map(shlex.quote, argv[2:])])
+    shown = " ".join(["python", f"benchmarks/bench_{b.name}.py", *map(shlex.quote, argv[2:])])
     why = b.unavailable()
     if why:
         return [Row(f"bench_{b.name}", f"skipped: {why}", command=shown)], "", 0.0
     print(f"\n### {shown}", file=sys.stderr, flush=True)
     t0 = time.perf_counter()
     try:
-        proc = subprocess.run(argv, capture_output=True, text=True, timeout=b.timeout,
-                              cwd=str(ROOT))
+        proc = subprocess.run(
+            argv, capture_output=True, text=True, timeout=b.timeout, cwd=str(ROOT)
+        )
     except subprocess.TimeoutExpired:
-        return [Row(f"bench_{b.name}", f"failed: over {b.timeout:.0f}s", command=shown)], \
-            "", time.perf_counter() - t0
+        return (
+            [Row(f"bench_{b.name}", f"failed: over {b.timeout:.0f}s", command=shown)],
+            "",
+            time.perf_counter() - t0,
+        )
     took = time.perf_counter() - t0
     sys.stderr.write(proc.stdout + proc.stderr[-3000:])
     try:
         rows = b.parse(proc.stdout)
     except (ValueError, KeyError, StopIteration, AttributeError):
         tail = (proc.stderr.strip().splitlines() or ["no output"])[-1]
-        return [Row(f"bench_{b.name}", f"failed (exit {proc.returncode}): {tail[:120]}",
-                    command=shown)], proc.stdout, took
+        return (
+            [
+                Row(
+                    f"bench_{b.name}",
+                    f"failed (exit {proc.returncode}): {tail[:120]}",
+                    command=shown,
+                )
+            ],
+            proc.stdout,
+            took,
+        )
     if proc.returncode != 0:
-        rows.append(Row(f"bench_{b.name} exit status", str(proc.returncode),
-                        spread="the script's own target check failed (see its output)",
-                        command=shown))
+        rows.append(
+            Row(
+                f"bench_{b.name} exit status",
+                str(proc.returncode),
+                spread="the script's own target check failed (see its output)",
+                command=shown,
+            )
+        )
     for r in rows:
         r.command = r.command or shown
     return rows, proc.stdout, took
 
 
 def markdown(rows: list[Row], info: dict[str, str], took: dict[str, float]) -> str:
-    head = ("| figure | wheelmagic (median) | baseline (median) | ratio | spread | command |\n"
-            "| --- | --- | --- | --- | --- | --- |\n")
-    body = "".join(f"| {r.figure} | {r.wheelmagic} | {r.baseline} | {r.ratio} | {r.spread} "
-                   f"| `{r.command}` |\n" for r in rows)
+    head = (
+        "| figure | wheelmagic (median) | baseline (median) | ratio | spread | command |\n"
+        "| --- | --- | --- | --- | --- | --- |\n"
+    )
+    body = "".join(
+        f"| {r.figure} | {r.wheelmagic} | {r.baseline} | {r.ratio} | {r.spread} | `{r.command}` |\n"
+        for r in rows
+    )
     mach = "\n".join(f"- {k}: {v}" for k, v in info.items())
     times = ", ".join(f"{k} {v:.0f}s" for k, v in took.items())
-    return (f"{head}{body}\nMachine:\n{mach}\n\nBenchmark wall times: {times}\n")
+    return f"{head}{body}\nMachine:\n{mach}\n\nBenchmark wall times: {times}\n"
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--full", action="store_true",
-                    help="each script's default (longer) settings instead of the quick ones")
-    ap.add_argument("--only", action="append", choices=[b.name for b in BENCHES],
-                    help="run only these benchmarks (repeatable)")
+    ap.add_argument(
+        "--full",
+        action="store_true",
+        help="each script's default (longer) settings instead of the quick ones",
+    )
+    ap.add_argument(
+        "--only",
+        action="append",
+        choices=[b.name for b in BENCHES],
+        help="run only these benchmarks (repeatable)",
+    )
     ap.add_argument("--out", type=Path, help="also write the table as markdown to this file")
     args = ap.parse_args(argv)
     rows: list[Row] = []

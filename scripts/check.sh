@@ -6,5 +6,6 @@ cd "$(dirname "$0")/.."
 PY=.venv/bin/python
 [ -x "$PY" ] || { echo "run scripts/setup-and-demo.sh first (README command 1)"; exit 2; }
 echo "== ruff"; .venv/bin/ruff check wheelmagic tests benchmarks
+.venv/bin/ruff format --check wheelmagic tests benchmarks
 echo "== mypy"; .venv/bin/mypy
 echo "== pytest"; "$PY" -m pytest "$@"

@@ -29,8 +29,14 @@ def _isolated_wheelmagic_env(
     """No test reads the developer's own cache, platform override or index settings."""
     for var in list(os.environ):
         if var != "WHEELMAGIC_SKIP_E2E" and var.startswith(
-            ("WHEELMAGIC_", "NV_VARIANT_PROVIDER_", "AMD_VARIANT_PROVIDER_",
-             "INTEL_VARIANT_PROVIDER_", "UV_CUDA_", "UV_AMD_")
+            (
+                "WHEELMAGIC_",
+                "NV_VARIANT_PROVIDER_",
+                "AMD_VARIANT_PROVIDER_",
+                "INTEL_VARIANT_PROVIDER_",
+                "UV_CUDA_",
+                "UV_AMD_",
+            )
         ):
             monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("WHEELMAGIC_CACHE_DIR", str(tmp_path_factory.mktemp("wm-cache")))

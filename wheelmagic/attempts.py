@@ -141,7 +141,11 @@ class Attempts:
         return self._attempt(raw)
 
     def claim(
-        self, interpreter: str, signature: str, *, ttl: float = DEFAULT_TTL,
+        self,
+        interpreter: str,
+        signature: str,
+        *,
+        ttl: float = DEFAULT_TTL,
         now: float | None = None,
     ) -> Claim:
         """Record a new attempt unless one for the same mismatch is younger than `ttl`.
@@ -176,7 +180,8 @@ class Attempts:
         """Forget attempts (of one interpreter, or all); returns how many were removed."""
         with self._locked() as data:
             keys = [
-                k for k, raw in data["attempts"].items()
+                k
+                for k, raw in data["attempts"].items()
                 if interpreter is None
                 or (isinstance(raw, dict) and raw.get("interpreter") == interpreter)
             ]

@@ -32,10 +32,25 @@ BACKENDS = ("auto", "pip", "uv")
 #: environment variables that would override the explicit configuration we pass
 _PIP_PREFIX = "PIP_"
 _UV_CONFIG_VARS = (
-    "UV_INDEX", "UV_INDEX_URL", "UV_DEFAULT_INDEX", "UV_EXTRA_INDEX_URL", "UV_FIND_LINKS",
-    "UV_INDEX_STRATEGY", "UV_CONSTRAINT", "UV_OVERRIDE", "UV_PRERELEASE", "UV_CONFIG_FILE",
-    "UV_SYSTEM_PYTHON", "UV_PYTHON", "UV_NO_INDEX", "UV_OFFLINE", "UV_REINSTALL",
-    "UV_INSECURE_HOST", "UV_EXCLUDE_NEWER", "UV_TORCH_BACKEND", "UV_NO_DEPS",
+    "UV_INDEX",
+    "UV_INDEX_URL",
+    "UV_DEFAULT_INDEX",
+    "UV_EXTRA_INDEX_URL",
+    "UV_FIND_LINKS",
+    "UV_INDEX_STRATEGY",
+    "UV_CONSTRAINT",
+    "UV_OVERRIDE",
+    "UV_PRERELEASE",
+    "UV_CONFIG_FILE",
+    "UV_SYSTEM_PYTHON",
+    "UV_PYTHON",
+    "UV_NO_INDEX",
+    "UV_OFFLINE",
+    "UV_REINSTALL",
+    "UV_INSECURE_HOST",
+    "UV_EXCLUDE_NEWER",
+    "UV_TORCH_BACKEND",
+    "UV_NO_DEPS",
 )
 
 
@@ -89,8 +104,11 @@ Log = Callable[[str], None]
 
 def isolated_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
     """This process's environment without installer configuration, plus `extra`."""
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(_PIP_PREFIX) and k not in _UV_CONFIG_VARS}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(_PIP_PREFIX) and k not in _UV_CONFIG_VARS
+    }
     env["PIP_CONFIG_FILE"] = os.devnull
     env["PIP_DISABLE_PIP_VERSION_CHECK"] = "1"
     env["PIP_NO_INPUT"] = "1"
@@ -144,12 +162,20 @@ def _run(argv: list[str], env: Mapping[str, str], log: Log | None) -> StepResult
     lines: list[str] = []
     try:
         proc = subprocess.Popen(
-            argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            env=dict(env), text=True, errors="replace", bufsize=1,
+            argv,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env=dict(env),
+            text=True,
+            errors="replace",
+            bufsize=1,
         )
     except OSError as err:
-        raise InstallError(f"cannot run {argv[0]}: {err.strerror or err}",
-                           hint="check the interpreter path or choose --backend pip") from None
+        raise InstallError(
+            f"cannot run {argv[0]}: {err.strerror or err}",
+            hint="check the interpreter path or choose --backend pip",
+        ) from None
     assert proc.stdout is not None
     try:
         for line in proc.stdout:
@@ -211,8 +237,12 @@ def describe_indexes(ix: IndexSettings | None) -> str:
 
 def _diagnose_output(output: str) -> str:
     text = output.lower()
-    if "no matching distribution" in text or "no solution found" in text or \
-            "because there is no version of" in text or "not found in the package registry" in text:
+    if (
+        "no matching distribution" in text
+        or "no solution found" in text
+        or "because there is no version of" in text
+        or "not found in the package registry" in text
+    ):
         return "a dependency is not available on the index"
     if "no space left on device" in text:
         return "the disk is full"
@@ -227,8 +257,10 @@ def _diagnose_output(output: str) -> str:
 
 def _next_step(reason: str) -> str:
     if reason.startswith("a dependency"):
-        return ("Add the index that has the missing dependency with --extra-index-url, "
-                "or check the index with `wheelmagic install --dry-run --explain`.")
+        return (
+            "Add the index that has the missing dependency with --extra-index-url, "
+            "or check the index with `wheelmagic install --dry-run --explain`."
+        )
     if reason == "the disk is full":
         return "Free some space (e.g. `wheelmagic cache clear`) and run the command again."
     if reason.startswith("the target interpreter is externally managed"):
@@ -254,8 +286,14 @@ class PipBackend(Backend):
         return [sys.executable, "-m", "pip", "--python", python]
 
     def steps(self, req: InstallRequest) -> list[list[str]]:
-        common = ["install", "--disable-pip-version-check", "--no-input",
-                  "--progress-bar", "off", *_index_args(req.indexes, uv=False)]
+        common = [
+            "install",
+            "--disable-pip-version-check",
+            "--no-input",
+            "--progress-bar",
+            "off",
+            *_index_args(req.indexes, uv=False),
+        ]
         if req.pre:
             common.append("--pre")
         base = self.base(req.python)
@@ -276,8 +314,17 @@ class UvBackend(Backend):
         self.uv = uv
 
     def steps(self, req: InstallRequest) -> list[list[str]]:
-        argv = [self.uv, "pip", "install", "--python", req.python, "--no-config",
-                "--index-strategy", "unsafe-best-match", *_index_args(req.indexes, uv=True)]
+        argv = [
+            self.uv,
+            "pip",
+            "install",
+            "--python",
+            req.python,
+            "--no-config",
+            "--index-strategy",
+            "unsafe-best-match",
+            *_index_args(req.indexes, uv=True),
+        ]
         if req.pre:
             argv += ["--prerelease", "allow"]
         for name in req.force:
@@ -296,9 +343,14 @@ def has_pip(python: str) -> bool:
     """Does the target have pip? (A `python -m venv --without-pip` has none.)"""
     try:
         proc = subprocess.run(
-            [python, "-c", "import importlib.util,sys;"
-             "sys.exit(0 if importlib.util.find_spec('pip') else 1)"],
-            capture_output=True, timeout=60, stdin=subprocess.DEVNULL,
+            [
+                python,
+                "-c",
+                "import importlib.util,sys;sys.exit(0 if importlib.util.find_spec('pip') else 1)",
+            ],
+            capture_output=True,
+            timeout=60,
+            stdin=subprocess.DEVNULL,
         )
     except (OSError, subprocess.TimeoutExpired):
         return False
@@ -331,8 +383,10 @@ def choose_backend(choice: str = "auto") -> Backend:
     uv = find_uv()
     if choice == "uv":
         if uv is None:
-            raise InstallError("--backend uv was asked for, but no uv binary was found",
-                               hint="pip install uv, set WHEELMAGIC_UV, or use --backend pip")
+            raise InstallError(
+                "--backend uv was asked for, but no uv binary was found",
+                hint="pip install uv, set WHEELMAGIC_UV, or use --backend pip",
+            )
         return UvBackend(uv)
     return UvBackend(uv) if uv else PipBackend()
 
@@ -340,6 +394,11 @@ def choose_backend(choice: str = "auto") -> Backend:
 def pip_check(python: str, *, env: Mapping[str, str] | None = None) -> tuple[bool, str]:
     """`pip check` in the target: (ok, output)."""
     base = PipBackend().base(python)
-    proc = subprocess.run([*base, "check"], capture_output=True, text=True,
-                          env=isolated_env(env), stdin=subprocess.DEVNULL)
+    proc = subprocess.run(
+        [*base, "check"],
+        capture_output=True,
+        text=True,
+        env=isolated_env(env),
+        stdin=subprocess.DEVNULL,
+    )
     return proc.returncode == 0, (proc.stdout + proc.stderr).strip()

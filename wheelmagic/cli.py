@@ -72,7 +72,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"wheelmagic: error: {err}", file=sys.stderr)
         return 4
     except KeyboardInterrupt:
-        print("wheelmagic: interrupted; nothing was changed after the last completed step.", file=sys.stderr)
+        print(
+            "wheelmagic: interrupted; nothing was changed after the last completed step.",
+            file=sys.stderr,
+        )
         return 130
 
 

@@ -42,10 +42,26 @@ MVC_FLOORS: dict[int, dict[str, str]] = {
 #: Driver branch -> the CUDA version it supports, for snapshots without NVML's CUDA number.
 #: From the drivers bundled with each toolkit (§3.1); an estimate, said so in the reasons.
 _DRIVER_CUDA: tuple[tuple[str, str], ...] = (
-    ("590", "13.1"), ("580", "13.0"), ("575", "12.9"), ("570", "12.8"), ("560", "12.6"),
-    ("555", "12.5"), ("550", "12.4"), ("545", "12.3"), ("535", "12.2"), ("530", "12.1"),
-    ("525", "12.0"), ("520", "11.8"), ("515", "11.7"), ("510", "11.6"), ("495", "11.5"),
-    ("470", "11.4"), ("465", "11.3"), ("460", "11.2"), ("455", "11.1"), ("450", "11.0"),
+    ("590", "13.1"),
+    ("580", "13.0"),
+    ("575", "12.9"),
+    ("570", "12.8"),
+    ("560", "12.6"),
+    ("555", "12.5"),
+    ("550", "12.4"),
+    ("545", "12.3"),
+    ("535", "12.2"),
+    ("530", "12.1"),
+    ("525", "12.0"),
+    ("520", "11.8"),
+    ("515", "11.7"),
+    ("510", "11.6"),
+    ("495", "11.5"),
+    ("470", "11.4"),
+    ("465", "11.3"),
+    ("460", "11.2"),
+    ("455", "11.1"),
+    ("450", "11.0"),
 )
 
 #: Integrated-GPU compute capabilities: SASS must match exactly (P-214 DEVICE_REQUIREMENT).
@@ -53,8 +69,13 @@ _EXACT_ONLY = {(5, 3), (6, 2), (7, 2), (8, 7), (10, 1), (11, 0)}
 
 #: torch minor release -> its ROCm build (P-rel, §3.3). Used only to name a `--variant`.
 ROCM_BY_RELEASE: dict[str, str] = {
-    "2.7": "rocm6.3", "2.8": "rocm6.4", "2.9": "rocm6.4", "2.10": "rocm7.1", "2.11": "rocm7.2",
-    "2.12": "rocm7.2", "2.13": "rocm7.2",
+    "2.7": "rocm6.3",
+    "2.8": "rocm6.4",
+    "2.9": "rocm6.4",
+    "2.10": "rocm7.1",
+    "2.11": "rocm7.2",
+    "2.12": "rocm7.2",
+    "2.13": "rocm7.2",
 }
 
 _MSG_DRIVER_OLD = (
@@ -69,7 +90,9 @@ _MSG_NO_DRIVER = (
     "installed a driver from http://www.nvidia.com/Download/index.aspx"
 )
 _MSG_NOT_COMPILED = "AssertionError: Torch not compiled with CUDA enabled"
-_MSG_NO_KERNEL = "RuntimeError: CUDA error: no kernel image is available for execution on the device"
+_MSG_NO_KERNEL = (
+    "RuntimeError: CUDA error: no kernel image is available for execution on the device"
+)
 _MSG_PTX = (
     "CUDA error: the provided PTX was compiled with an unsupported toolchain "
     "(cudaErrorUnsupportedPtxVersion)"
@@ -244,8 +267,11 @@ def _machine(platform: object, supported: SupportedProperties) -> _Machine:
     if driver_cuda is None and driver is not None:
         driver_cuda, estimated = _estimate_cuda(driver), True
     gpus = tuple(
-        _Gpu(_index(_get(g, "index"), i), str(_get(g, "name") or f"GPU{i}"),
-             _cc(_get(g, "compute_capability")))
+        _Gpu(
+            _index(_get(g, "index"), i),
+            str(_get(g, "name") or f"GPU{i}"),
+            _cc(_get(g, "compute_capability")),
+        )
         for i, g in enumerate(_get(nv, "gpus") or ())
     )
     amd = _get(platform, "amd")
@@ -429,7 +455,8 @@ def _fix(
 
 
 def _companion_reqs(
-    installed: Mapping[NormalizedName, InstalledBuild], torch_version: Version | None,
+    installed: Mapping[NormalizedName, InstalledBuild],
+    torch_version: Version | None,
     release: str | None = None,
 ) -> list[str]:
     out: list[str] = []
@@ -499,8 +526,10 @@ def diagnose(
     if torch is None:
         diag = Diagnosis("not-installed")
         present = ", ".join(b.describe() for b in builds.values())
-        diag.reasons.append(f"torch is not installed in {where or 'this environment'}"
-                            + (f" (installed: {present})" if present else ""))
+        diag.reasons.append(
+            f"torch is not installed in {where or 'this environment'}"
+            + (f" (installed: {present})" if present else "")
+        )
         diag.predicted.append("import torch fails: ModuleNotFoundError: No module named 'torch'")
         _fix(diag, "torch", _companion_reqs(builds, None), None)
         return diag
@@ -559,8 +588,11 @@ def _judge_variant(
         supported = resolve_supported(build.variant_metadata, supported, abi_versions=abi)
     problem = check_compatible(build.variant_properties, supported)
     if problem:
-        v.add("broken", f"{build.describe()} was installed from variant "
-              f"{build.variant_label!r}, which {problem}")
+        v.add(
+            "broken",
+            f"{build.describe()} was installed from variant "
+            f"{build.variant_label!r}, which {problem}",
+        )
         v.want_fix(None, None, "broken")
 
 
@@ -574,15 +606,20 @@ def _judge_torch(
         _judge_rocm(v, torch, release, m)
     elif torch.kind == "xpu":
         if not m.has_intel:
-            v.add("broken", f"{torch.describe()} is built for Intel GPUs (XPU); this machine has "
-                  f"no supported Intel GPU ({_summary(m)})",
-                  "torch.xpu.is_available() returns False: every XPU tensor fails")
+            v.add(
+                "broken",
+                f"{torch.describe()} is built for Intel GPUs (XPU); this machine has "
+                f"no supported Intel GPU ({_summary(m)})",
+                "torch.xpu.is_available() returns False: every XPU tensor fails",
+            )
             v.want_fix(None, _auto_line(release, m), "broken")
     elif torch.kind == "cpu":
         _judge_cpu(v, torch, release, m)
     else:
-        v.notes.append(f"{torch.describe()}: wheelmagic could not tell which accelerator build "
-                       "this is (" + "; ".join(torch.evidence) + ")")
+        v.notes.append(
+            f"{torch.describe()}: wheelmagic could not tell which accelerator build "
+            "this is (" + "; ".join(torch.evidence) + ")"
+        )
 
 
 def _auto_line(release: str, m: _Machine) -> str:
@@ -602,28 +639,39 @@ def _judge_cpu(v: _Verdict, torch: InstalledBuild, release: str, m: _Machine) ->
     if m.has_nvidia and m.gpus:
         line = best_cuda_line(release, m)
         if line:
-            v.add("suboptimal", f"{torch.describe()} is a CPU-only build; this machine has "
-                  f"{m.gpu_phrase()} with {m.driver_phrase()}, and torch {release} publishes a "
-                  f"CUDA {torch_builds.cuda_version(line)} build that runs on it",
-                  f"torch.cuda.is_available() returns False and .cuda() raises: {_MSG_NOT_COMPILED}")
+            v.add(
+                "suboptimal",
+                f"{torch.describe()} is a CPU-only build; this machine has "
+                f"{m.gpu_phrase()} with {m.driver_phrase()}, and torch {release} publishes a "
+                f"CUDA {torch_builds.cuda_version(line)} build that runs on it",
+                f"torch.cuda.is_available() returns False and .cuda() raises: {_MSG_NOT_COMPILED}",
+            )
             v.want_fix(None, line, "suboptimal")
         else:
-            v.notes.append(f"{torch.describe()} is CPU-only; no CUDA build of torch {release} "
-                           f"runs on {m.gpu_phrase()} with {m.driver_phrase()}")
+            v.notes.append(
+                f"{torch.describe()} is CPU-only; no CUDA build of torch {release} "
+                f"runs on {m.gpu_phrase()} with {m.driver_phrase()}"
+            )
         return
     if m.has_amd and m.os == "linux":
         covered = [g for g in m.gfx if any(g in gfx for gfx in torch_builds.ROCM_GFX.values())]
         if covered:
             line = ROCM_BY_RELEASE.get(release)
-            v.add("suboptimal", f"{torch.describe()} is a CPU-only build; this machine has an AMD "
-                  f"GPU ({', '.join(m.gfx)}) that PyTorch's ROCm builds support",
-                  f"torch.cuda.is_available() returns False: {_MSG_NOT_COMPILED}")
+            v.add(
+                "suboptimal",
+                f"{torch.describe()} is a CPU-only build; this machine has an AMD "
+                f"GPU ({', '.join(m.gfx)}) that PyTorch's ROCm builds support",
+                f"torch.cuda.is_available() returns False: {_MSG_NOT_COMPILED}",
+            )
             v.want_fix(None, line, "suboptimal")
         return
     if m.has_intel and m.os in ("linux", "windows"):
-        v.add("suboptimal", f"{torch.describe()} is a CPU-only build; this machine has an Intel "
-              "GPU that PyTorch's XPU builds support",
-              "torch.xpu.is_available() returns False")
+        v.add(
+            "suboptimal",
+            f"{torch.describe()} is a CPU-only build; this machine has an Intel "
+            "GPU that PyTorch's XPU builds support",
+            "torch.xpu.is_available() returns False",
+        )
         v.want_fix(None, "xpu", "suboptimal")
 
 
@@ -632,35 +680,50 @@ def _judge_cuda(v: _Verdict, torch: InstalledBuild, release: str, m: _Machine) -
     cuda = _v(torch.cuda if torch.cuda and "." in torch.cuda else f"{torch.cuda or 0}.0")
     assert cuda is not None
     if not m.has_nvidia:
-        v.add("broken", f"{desc} needs an NVIDIA GPU and driver; this machine has none "
-              f"({_summary(m)})",
-              f"torch.cuda.is_available() returns False; CUDA calls raise: {_MSG_NO_DRIVER}")
+        v.add(
+            "broken",
+            f"{desc} needs an NVIDIA GPU and driver; this machine has none ({_summary(m)})",
+            f"torch.cuda.is_available() returns False; CUDA calls raise: {_MSG_NO_DRIVER}",
+        )
         v.want_fix(None, _auto_line(release, m), "broken")
         return
     allowed, mvc = driver_allows(cuda, m)
     if not allowed:
-        found = (f"{m.driver_cuda.major * 1000 + m.driver_cuda.minor * 10}"
-                 if m.driver_cuda is not None else "unknown")
-        v.add("broken", f"{desc} needs an NVIDIA driver that supports {driver_need(cuda, m)}; "
-              f"this machine has {m.driver_phrase()}",
-              "torch.cuda.is_available() returns False and the first CUDA call fails: "
-              + _MSG_DRIVER_OLD.format(found=found))
+        found = (
+            f"{m.driver_cuda.major * 1000 + m.driver_cuda.minor * 10}"
+            if m.driver_cuda is not None
+            else "unknown"
+        )
+        v.add(
+            "broken",
+            f"{desc} needs an NVIDIA driver that supports {driver_need(cuda, m)}; "
+            f"this machine has {m.driver_phrase()}",
+            "torch.cuda.is_available() returns False and the first CUDA call fails: "
+            + _MSG_DRIVER_OLD.format(found=found),
+        )
         line = best_cuda_line(release, m)
         if line:
             v.want_fix(None, line, "broken")
         else:
             newest = _newest_release_with(m)
-            v.want_fix(f"torch=={newest[0]}.*" if newest else None,
-                       newest[1] if newest else "cpu", "broken")
+            v.want_fix(
+                f"torch=={newest[0]}.*" if newest else None,
+                newest[1] if newest else "cpu",
+                "broken",
+            )
         return
     if mvc:
-        v.notes.append(f"{desc} runs on {m.driver_phrase()} through CUDA minor-version "
-                       "compatibility: SASS kernels only, no PTX JIT, a limited feature set")
+        v.notes.append(
+            f"{desc} runs on {m.driver_phrase()} through CUDA minor-version "
+            "compatibility: SASS kernels only, no PTX JIT, a limited feature set"
+        )
     archs = torch_builds.cuda_archs(release, str(cuda), m.arch) if release else None
     if archs is None:
-        v.notes.append(f"unknown arch coverage: wheelmagic has no TORCH_CUDA_ARCH_LIST for torch "
-                       f"{release or torch.version} with CUDA {_mm(cuda)}; it cannot tell whether "
-                       "the build has kernels for this GPU")
+        v.notes.append(
+            f"unknown arch coverage: wheelmagic has no TORCH_CUDA_ARCH_LIST for torch "
+            f"{release or torch.version} with CUDA {_mm(cuda)}; it cannot tell whether "
+            "the build has kernels for this GPU"
+        )
     else:
         uncovered: list[tuple[_Gpu, str]] = []
         for gpu in m.gpus:
@@ -668,8 +731,10 @@ def _judge_cuda(v: _Verdict, torch: InstalledBuild, release: str, m: _Machine) -
                 continue
             how = _coverage(gpu.cc, archs, cuda, m)
             if how == "ptx":
-                v.notes.append(f"{gpu.name} (compute capability {_cc_str(gpu.cc)}) has no "
-                               f"native kernels in {desc}; it runs the PTX, compiled on first use")
+                v.notes.append(
+                    f"{gpu.name} (compute capability {_cc_str(gpu.cc)}) has no "
+                    f"native kernels in {desc}; it runs the PTX, compiled on first use"
+                )
             elif how in ("none", "ptx-driver"):
                 uncovered.append((gpu, how))
         if uncovered:
@@ -680,14 +745,21 @@ def _judge_cuda(v: _Verdict, torch: InstalledBuild, release: str, m: _Machine) -
     best = best_cuda_line(release, m)
     own = f"cu{cuda.major}{cuda.minor}"
     if best and _backend_cuda(best) > cuda and own != best:
-        v.add("suboptimal", f"{desc} uses CUDA {_mm(cuda)}; torch {release} also publishes a CUDA "
-              f"{torch_builds.cuda_version(best)} build that this machine "
-              f"({m.driver_phrase()}) supports")
+        v.add(
+            "suboptimal",
+            f"{desc} uses CUDA {_mm(cuda)}; torch {release} also publishes a CUDA "
+            f"{torch_builds.cuda_version(best)} build that this machine "
+            f"({m.driver_phrase()}) supports",
+        )
         v.want_fix(None, best, "suboptimal")
 
 
 def _uncovered(
-    v: _Verdict, torch: InstalledBuild, release: str, m: _Machine, archs: Sequence[str],
+    v: _Verdict,
+    torch: InstalledBuild,
+    release: str,
+    m: _Machine,
+    archs: Sequence[str],
     uncovered: Sequence[tuple[_Gpu, str]],
 ) -> None:
     sms = " ".join(f"sm_{a.split('+')[0].replace('.', '')}" for a in archs)
@@ -698,82 +770,116 @@ def _uncovered(
     for gpu, how in uncovered:
         assert gpu.cc is not None
         cc = _cc_str(gpu.cc)
-        reason = (f"{torch.describe()} has no kernels for GPU{gpu.index} {gpu.name} (compute "
-                  f"capability {cc}); the build targets {', '.join(archs)}")
+        reason = (
+            f"{torch.describe()} has no kernels for GPU{gpu.index} {gpu.name} (compute "
+            f"capability {cc}); the build targets {', '.join(archs)}"
+        )
         if how == "ptx-driver":
-            reason += (f", and its PTX needs a driver with CUDA {torch.cuda} or newer "
-                       f"({m.driver_phrase()})")
+            reason += (
+                f", and its PTX needs a driver with CUDA {torch.cuda} or newer "
+                f"({m.driver_phrase()})"
+            )
             v.add("broken", reason, f"CUDA kernels fail to load: {_MSG_PTX}")
             continue
         if new_style:
-            msg = (f"Found GPU{gpu.index} {gpu.name} which is of compute capability (CC) {cc}.\n"
-                   f"Your installed torch=={full} does not include kernels for this GPU. ")
+            msg = (
+                f"Found GPU{gpu.index} {gpu.name} which is of compute capability (CC) {cc}.\n"
+                f"Your installed torch=={full} does not include kernels for this GPU. "
+            )
             if best:
-                msg += (f"Reinstall the same version against a CUDA build that does, e.g.:\n"
-                        f"  For CUDA {torch_builds.cuda_version(best)} use pip install "
-                        f"torch=={torch.version.public} --index-url "
-                        f"{torch_builds.DEFAULT_PYTORCH_INDEX_BASE}/{best}")
+                msg += (
+                    f"Reinstall the same version against a CUDA build that does, e.g.:\n"
+                    f"  For CUDA {torch_builds.cuda_version(best)} use pip install "
+                    f"torch=={torch.version.public} --index-url "
+                    f"{torch_builds.DEFAULT_PYTORCH_INDEX_BASE}/{best}"
+                )
             else:
                 msg += f"No published PyTorch CUDA builds for release {release} support this GPU."
         elif lowest is not None and gpu.cc < lowest:
-            msg = (f"Found GPU{gpu.index} {gpu.name} which is of cuda capability {cc}.\n"
-                   f"    PyTorch no longer supports this GPU because it is too old.\n"
-                   f"    The minimum cuda capability supported by this library is "
-                   f"{_cc_str(lowest)}.")
+            msg = (
+                f"Found GPU{gpu.index} {gpu.name} which is of cuda capability {cc}.\n"
+                f"    PyTorch no longer supports this GPU because it is too old.\n"
+                f"    The minimum cuda capability supported by this library is "
+                f"{_cc_str(lowest)}."
+            )
         else:
-            msg = (f"{gpu.name} with CUDA capability sm_{gpu.cc[0]}{gpu.cc[1]} is not compatible "
-                   f"with the current PyTorch installation.\nThe current PyTorch install supports "
-                   f"CUDA capabilities {sms}.")
-        v.add("broken", reason, f"PyTorch warns when CUDA starts: {msg}",
-              f"then every kernel launch fails: {_MSG_NO_KERNEL}")
+            msg = (
+                f"{gpu.name} with CUDA capability sm_{gpu.cc[0]}{gpu.cc[1]} is not compatible "
+                f"with the current PyTorch installation.\nThe current PyTorch install supports "
+                f"CUDA capabilities {sms}."
+            )
+        v.add(
+            "broken",
+            reason,
+            f"PyTorch warns when CUDA starts: {msg}",
+            f"then every kernel launch fails: {_MSG_NO_KERNEL}",
+        )
     if best:
         v.want_fix(None, best, "broken")
         return
     newest = _newest_release_with(m)
     if newest:
-        v.reasons.append(f"no CUDA build of torch {release} covers {m.gpu_phrase()}; torch "
-                         f"{newest[0]} with CUDA {torch_builds.cuda_version(newest[1])} does")
+        v.reasons.append(
+            f"no CUDA build of torch {release} covers {m.gpu_phrase()}; torch "
+            f"{newest[0]} with CUDA {torch_builds.cuda_version(newest[1])} does"
+        )
         v.want_fix(f"torch=={newest[0]}.*", newest[1], "broken")
     else:
-        v.reasons.append(f"no published PyTorch CUDA build covers {m.gpu_phrase()} with "
-                         f"{m.driver_phrase()}; a CPU build is the working choice")
+        v.reasons.append(
+            f"no published PyTorch CUDA build covers {m.gpu_phrase()} with "
+            f"{m.driver_phrase()}; a CPU build is the working choice"
+        )
         v.want_fix(None, "cpu", "broken")
 
 
 def _judge_rocm(v: _Verdict, torch: InstalledBuild, release: str, m: _Machine) -> None:
     desc = torch.describe()
     if not m.has_amd:
-        v.add("broken", f"{desc} needs an AMD GPU with ROCm; this machine has none "
-              f"({_summary(m)})",
-              "torch.cuda.is_available() returns False: no ROCm device is visible")
+        v.add(
+            "broken",
+            f"{desc} needs an AMD GPU with ROCm; this machine has none ({_summary(m)})",
+            "torch.cuda.is_available() returns False: no ROCm device is visible",
+        )
         v.want_fix(None, _auto_line(release, m), "broken")
         return
     table = torch_builds.ROCM_GFX.get(f"rocm{torch.rocm}") if torch.rocm else None
     if table is None:
-        v.notes.append(f"unknown arch coverage: wheelmagic has no gfx list for ROCm "
-                       f"{torch.rocm or torch.hip}; it cannot tell whether {desc} supports "
-                       f"{', '.join(m.gfx)}")
+        v.notes.append(
+            f"unknown arch coverage: wheelmagic has no gfx list for ROCm "
+            f"{torch.rocm or torch.hip}; it cannot tell whether {desc} supports "
+            f"{', '.join(m.gfx)}"
+        )
         return
     missing = [g for g in m.gfx if g not in table]
     if missing:
-        v.add("broken", f"{desc} has no code objects for {', '.join(missing)}; the build targets "
-              f"{', '.join(table)}", f"the first GPU call aborts: {_MSG_HIP}")
-        fixes = [rocm for rocm, gfx in torch_builds.ROCM_GFX.items()
-                 if all(g in gfx for g in m.gfx)]
+        v.add(
+            "broken",
+            f"{desc} has no code objects for {', '.join(missing)}; the build targets "
+            f"{', '.join(table)}",
+            f"the first GPU call aborts: {_MSG_HIP}",
+        )
+        fixes = [
+            rocm for rocm, gfx in torch_builds.ROCM_GFX.items() if all(g in gfx for g in m.gfx)
+        ]
         v.want_fix(None, fixes[0] if fixes else "cpu", "broken")
 
 
 def _judge_companion(
-    v: _Verdict, build: InstalledBuild, torch: InstalledBuild, m: _Machine,
+    v: _Verdict,
+    build: InstalledBuild,
+    torch: InstalledBuild,
+    m: _Machine,
     supported: SupportedProperties,
 ) -> None:
     from wheelmagic.installed import torch_pin_accepts
 
     _judge_variant(v, build, supported, {"torch": torch.full_version})
-    failure = (f"importing {build.name} or calling its operators fails: {_MSG_NMS}"
-               if build.name == "torchvision"
-               else f"{build.name} fails to load its compiled extension (undefined symbol or "
-               "missing operator errors on import)")
+    failure = (
+        f"importing {build.name} or calling its operators fails: {_MSG_NMS}"
+        if build.name == "torchvision"
+        else f"{build.name} fails to load its compiled extension (undefined symbol or "
+        "missing operator errors on import)"
+    )
     accepts = torch_pin_accepts(build, torch)
     if accepts is None:
         rel = torch_builds.torch_release(build.name, str(build.version))
@@ -783,8 +889,11 @@ def _judge_companion(
     else:
         wants = f"torch{build.requires_torch}"
     if accepts is False:
-        v.add("broken", f"{build.describe()} is built for {wants}, but {torch.describe()} is "
-              "installed", failure)
+        v.add(
+            "broken",
+            f"{build.describe()} is built for {wants}, but {torch.describe()} is installed",
+            failure,
+        )
         if v.fix is None:  # torch's own fix, if any, decides the line; companions follow it
             v.want_fix(None, torch.backend, "broken")
         return
@@ -796,8 +905,12 @@ def _judge_companion(
     if not mismatch and build.kind == "rocm" and build.rocm and torch.rocm:
         mismatch = build.rocm != torch.rocm
     if mismatch:
-        v.add("broken", f"{build.describe()} and {torch.describe()} are different builds; "
-              f"{build.name} must be built for the same accelerator line as torch", failure)
+        v.add(
+            "broken",
+            f"{build.describe()} and {torch.describe()} are different builds; "
+            f"{build.name} must be built for the same accelerator line as torch",
+            failure,
+        )
         if v.fix is None:
             v.want_fix(None, torch.backend, "broken")
 

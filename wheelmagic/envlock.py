@@ -80,16 +80,20 @@ def environment_lock(
     except Timeout:
         who = _read_owner(owner)
         if on_wait is not None:
-            on_wait(f"another wheelmagic install into {prefix} is running{who}; waiting for it "
-                    f"to finish (up to {wait:g}s) ...")
+            on_wait(
+                f"another wheelmagic install into {prefix} is running{who}; waiting for it "
+                f"to finish (up to {wait:g}s) ..."
+            )
         try:
             lock.acquire(timeout=wait)
         except Timeout:
             raise LockTimeout(
                 f"another wheelmagic install into {prefix} is still running{who} after "
                 f"{wait:g}s; nothing was changed by this one",
-                hint=(f"wait for it to finish and run the command again (or raise "
-                      f"{ENV_LOCK_TIMEOUT}); the lock file is {path}"),
+                hint=(
+                    f"wait for it to finish and run the command again (or raise "
+                    f"{ENV_LOCK_TIMEOUT}); the lock file is {path}"
+                ),
             ) from None
     try:
         with contextlib.suppress(OSError):
@@ -170,8 +174,11 @@ def installed_dists(site_dirs: Iterable[str | Path]) -> dict[str, InstalledDist]
             continue
         with entries:
             for entry in entries:
-                if (not entry.name.endswith(".dist-info") or entry.name.startswith("~")
-                        or not entry.is_dir()):
+                if (
+                    not entry.name.endswith(".dist-info")
+                    or entry.name.startswith("~")
+                    or not entry.is_dir()
+                ):
                     continue  # `~name`: pip's stash of an interrupted uninstall
                 stem = entry.name[: -len(".dist-info")]
                 name, sep, version = stem.partition("-")
@@ -198,8 +205,9 @@ class Backup:
     keys: dict[str, tuple[int, int, int]] = field(default_factory=dict)
 
     @classmethod
-    def take(cls, names: Sequence[str], site_dirs: Sequence[str], prefix: str,
-             cache_dir: Path) -> Backup:
+    def take(
+        cls, names: Sequence[str], site_dirs: Sequence[str], prefix: str, cache_dir: Path
+    ) -> Backup:
         """Link the files of the installed `names` aside (only those that are installed)."""
         base = Path(prefix) / ".wheelmagic-backup"
         if not _writable_dir(Path(prefix)):
@@ -246,8 +254,9 @@ class Backup:
         for name, old in self.dists.items():
             cur = now.get(name)
             mine = set(self.files)
-            if cur is not None and (cur.path != old.path
-                                    or cur.record_key() != self.keys.get(name)):
+            if cur is not None and (
+                cur.path != old.path or cur.record_key() != self.keys.get(name)
+            ):
                 # a new (maybe partial) install is in place: remove what it added
                 for path in cur.files():
                     if path not in mine:

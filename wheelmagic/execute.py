@@ -82,13 +82,21 @@ class Change:
 
         if self.before is None:
             return f"{self.name} {build(self.after, self.label_after)}"
-        return (f"{self.name} {build(self.before, self.label_before)} -> "
-                f"{build(self.after, self.label_after)}")
+        return (
+            f"{self.name} {build(self.before, self.label_before)} -> "
+            f"{build(self.after, self.label_after)}"
+        )
 
     def to_json(self) -> dict[str, Any]:
-        return {"name": self.name, "action": self.action, "before": self.before,
-                "after": self.after, "variant_before": self.label_before,
-                "variant_after": self.label_after, "modules": list(self.modules)}
+        return {
+            "name": self.name,
+            "action": self.action,
+            "before": self.before,
+            "after": self.after,
+            "variant_before": self.label_before,
+            "variant_after": self.label_after,
+            "modules": list(self.modules),
+        }
 
 
 @dataclass
@@ -190,8 +198,9 @@ def execute(
         before = installed_dists(site_dirs)
         keys = {n: d.record_key() for n, d in before.items()}
         labels = {n: before[n].label() for n in names if n in before}
-        force = tuple(n for n, p in zip(names, plan.packages, strict=True)
-                      if _same_version(before.get(n), p))
+        force = tuple(
+            n for n, p in zip(names, plan.packages, strict=True) if _same_version(before.get(n), p)
+        )
         request = InstallRequest(
             python=interp.executable,
             wheels=tuple(s.path for s in result.staged),
@@ -220,7 +229,8 @@ def execute(
             restored = backup.restore()
             backup.discard()
             raise _install_failure(err, plan, restored, before, result.log_path) from (
-                err if isinstance(err, Exception) else None)
+                err if isinstance(err, Exception) else None
+            )
         backup.discard()
     result.changed = _changes(before, keys, labels, after)
     result.seconds = time.perf_counter() - start
@@ -231,8 +241,9 @@ def execute(
 # steps
 
 
-def _fetcher(cache: Path, indexes: IndexSettings | None, progress: Callable[[Any], None] | None
-             ) -> Downloader:
+def _fetcher(
+    cache: Path, indexes: IndexSettings | None, progress: Callable[[Any], None] | None
+) -> Downloader:
     """The default downloader: `wheelmagic.fetch` (hash check, resume, cache, progress)."""
     from wheelmagic import fetch as fetch_mod
 
@@ -290,8 +301,9 @@ def _same_version(dist: InstalledDist | None, planned: PlannedFile) -> bool:
         return False
 
 
-def _check_installed(packages: Sequence[PlannedFile], after: Mapping[str, InstalledDist],
-                     python: str) -> None:
+def _check_installed(
+    packages: Sequence[PlannedFile], after: Mapping[str, InstalledDist], python: str
+) -> None:
     for p in packages:
         dist = after.get(canonicalize_name(p.name))
         if dist is None or not _same_version(dist, p):
@@ -304,24 +316,33 @@ def _check_installed(packages: Sequence[PlannedFile], after: Mapping[str, Instal
             )
 
 
-def _changes(before: Mapping[str, InstalledDist], keys: Mapping[str, tuple[int, int, int]],
-             labels: Mapping[str, str | None], after: Mapping[str, InstalledDist]
-             ) -> list[Change]:
+def _changes(
+    before: Mapping[str, InstalledDist],
+    keys: Mapping[str, tuple[int, int, int]],
+    labels: Mapping[str, str | None],
+    after: Mapping[str, InstalledDist],
+) -> list[Change]:
     """Distributions whose dist-info appeared, vanished or was rewritten."""
     out = []
     for name in sorted(set(before) | set(after)):
         old, new = before.get(name), after.get(name)
-        if old is not None and new is not None and old.path == new.path \
-                and keys.get(name) == new.record_key():
+        if (
+            old is not None
+            and new is not None
+            and old.path == new.path
+            and keys.get(name) == new.record_key()
+        ):
             continue
-        out.append(Change(
-            name=name,
-            before=old.version if old else None,
-            after=new.version if new else None,
-            label_before=labels.get(name),
-            label_after=new.label() if new else None,
-            modules=_modules(new or old),
-        ))
+        out.append(
+            Change(
+                name=name,
+                before=old.version if old else None,
+                after=new.version if new else None,
+                label_before=labels.get(name),
+                label_after=new.label() if new else None,
+                modules=_modules(new or old),
+            )
+        )
     return out
 
 
@@ -338,8 +359,11 @@ def _modules(dist: InstalledDist | None) -> tuple[str, ...]:
     names: dict[str, None] = {}
     for rel in dist.record_paths():
         first = rel.replace("\\", "/").split("/", 1)[0]
-        if first in ("..", "") or first.endswith((".dist-info", ".data", ".pth")) \
-                or first == "__pycache__":
+        if (
+            first in ("..", "")
+            or first.endswith((".dist-info", ".data", ".pth"))
+            or first == "__pycache__"
+        ):
             continue
         names[first[:-3] if first.endswith(".py") else first.split(".")[0]] = None
     return tuple(names)
@@ -356,21 +380,33 @@ def _write_log(cache: Path, lines: Sequence[str]) -> Path | None:
         return None
 
 
-def _install_failure(err: BaseException, plan: Plan, restored: list[str],
-                     before: Mapping[str, InstalledDist], log_path: Path | None
-                     ) -> BaseException:
+def _install_failure(
+    err: BaseException,
+    plan: Plan,
+    restored: list[str],
+    before: Mapping[str, InstalledDist],
+    log_path: Path | None,
+) -> BaseException:
     if isinstance(err, KeyboardInterrupt):
         return err
     kept = [f"{n} {before[n].version}" for n in restored if n in before]
-    state = (f"the previous {', '.join(kept)} is installed as before" if kept
-             else "the environment was left as it was")
+    state = (
+        f"the previous {', '.join(kept)} is installed as before"
+        if kept
+        else "the environment was left as it was"
+    )
     what = "; ".join(
         f"{p.name} {p.version} [{p.variant or 'non-variant'}] ({p.filename} from {p.index_url})"
-        for p in plan.packages)
+        for p in plan.packages
+    )
     log = f"\n  installer log: {log_path}" if log_path else ""
     head = f"could not install {what} into {plan.interpreter.executable}"
     if isinstance(err, WheelmagicError):
-        return InstallError(f"{head}: {err.message}\n  {state}.{log}",
-                            hint=err.hint or "fix the cause and run the command again")
-    return InstallError(f"{head}: {type(err).__name__}: {err}\n  {state}.{log}",
-                        hint="fix the cause and run the command again")
+        return InstallError(
+            f"{head}: {err.message}\n  {state}.{log}",
+            hint=err.hint or "fix the cause and run the command again",
+        )
+    return InstallError(
+        f"{head}: {type(err).__name__}: {err}\n  {state}.{log}",
+        hint="fix the cause and run the command again",
+    )

@@ -25,9 +25,12 @@ def disabled(environ: Any = None) -> bool:
 def _warn(what: str, err: BaseException) -> None:
     """One line on stderr: an extension problem must never look like a kernel failure."""
     with contextlib.suppress(Exception):  # a closed stderr
-        print(f"wheelmagic: {what} failed ({type(err).__name__}: {err}); the kernel works "
-              f"normally. Set {ENV_DISABLE}=1 to turn wheelmagic off.",
-              file=sys.stderr, flush=True)
+        print(
+            f"wheelmagic: {what} failed ({type(err).__name__}: {err}); the kernel works "
+            f"normally. Set {ENV_DISABLE}=1 to turn wheelmagic off.",
+            file=sys.stderr,
+            flush=True,
+        )
 
 
 def load(ip: Any) -> bool:

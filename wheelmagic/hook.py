@@ -65,6 +65,7 @@ class RestartRequired(ImportError):
 
 # -- error text -> cause ----------------------------------------------------------------------
 
+
 class _Record:
     """A small value class (no dataclasses here: see the imports)."""
 
@@ -76,7 +77,8 @@ class _Record:
 
     def __eq__(self, other: object) -> bool:
         return type(other) is type(self) and all(
-            getattr(self, k) == getattr(other, k) for k in self.__slots__)
+            getattr(self, k) == getattr(other, k) for k in self.__slots__
+        )
 
     __hash__ = None  # type: ignore[assignment]
 
@@ -97,10 +99,31 @@ class ErrorCause(_Record):
 
 
 _CUDA_LIB_PREFIXES = (
-    "libcudnn", "libcublas", "libcudart", "libcufft", "libcurand", "libcusolver", "libcusparse",
-    "libnccl", "libnvjitlink", "libnvrtc", "libcupti", "libnvtoolsext", "libcufile", "libnvshmem",
-    "libcusparselt", "libnvtx", "libcuda", "libamdhip", "libhsa", "libmiopen", "librocm",
-    "librccl", "libhipblas", "libze_", "libsycl",
+    "libcudnn",
+    "libcublas",
+    "libcudart",
+    "libcufft",
+    "libcurand",
+    "libcusolver",
+    "libcusparse",
+    "libnccl",
+    "libnvjitlink",
+    "libnvrtc",
+    "libcupti",
+    "libnvtoolsext",
+    "libcufile",
+    "libnvshmem",
+    "libcusparselt",
+    "libnvtx",
+    "libcuda",
+    "libamdhip",
+    "libhsa",
+    "libmiopen",
+    "librocm",
+    "librccl",
+    "libhipblas",
+    "libze_",
+    "libsycl",
 )
 
 
@@ -121,41 +144,63 @@ def classify_error(err: BaseException) -> ErrorCause | None:
     import re
 
     for text in _error_texts(err):
-        m = re.search(r"(lib[\w.+-]*?\.so(?:\.[\d.]+)?|[\w.+-]+\.dll): cannot open shared object file",
-                      text)
+        m = re.search(
+            r"(lib[\w.+-]*?\.so(?:\.[\d.]+)?|[\w.+-]+\.dll): cannot open shared object file", text
+        )
         if m is None:
             m = re.search(r"(?:Could not find module|Error loading) '?\"?([^'\"]+?\.dll)", text)
         if m is not None:
             lib = m.group(1)
             base = lib.rsplit("/", 1)[-1]
             if base.startswith("libcuda.so") or base.lower().startswith("nvcuda"):
-                return ErrorCause("no-driver", f"the NVIDIA driver library {base} is missing: "
-                                  "this machine has no usable NVIDIA driver for a CUDA build", base)
+                return ErrorCause(
+                    "no-driver",
+                    f"the NVIDIA driver library {base} is missing: "
+                    "this machine has no usable NVIDIA driver for a CUDA build",
+                    base,
+                )
             accel = base.lower().startswith(_CUDA_LIB_PREFIXES)
             what = "an accelerator library" if accel else "a shared library"
-            return ErrorCause("missing-library",
-                              f"{what} the installed build needs is missing: {base}", base)
+            return ErrorCause(
+                "missing-library", f"{what} the installed build needs is missing: {base}", base
+            )
         m = re.search(r"undefined symbol: (\S+)", text)
         if m is not None:
-            return ErrorCause("undefined-symbol",
-                              "a compiled library does not match the one it was built against "
-                              f"(undefined symbol {m.group(1)}): the builds are mixed", None)
+            return ErrorCause(
+                "undefined-symbol",
+                "a compiled library does not match the one it was built against "
+                f"(undefined symbol {m.group(1)}): the builds are mixed",
+                None,
+            )
         m = re.search(r"operator (torch\w*)::(\w+) does not exist", text)
         if m is not None:
-            return ErrorCause("companion-mismatch",
-                              f"{m.group(1)} was built for another torch than the one installed "
-                              f"(operator {m.group(1)}::{m.group(2)} is missing)", None)
+            return ErrorCause(
+                "companion-mismatch",
+                f"{m.group(1)} was built for another torch than the one installed "
+                f"(operator {m.group(1)}::{m.group(2)} is missing)",
+                None,
+            )
         if "The NVIDIA driver on your system is too old" in text:
             m = re.search(r"found version (\d+)", text)
-            found = f" (driver supports CUDA {int(m.group(1)) // 1000}.{int(m.group(1)) % 1000 // 10})" if m else ""
-            return ErrorCause("driver-too-old",
-                              f"the build needs a newer CUDA than the NVIDIA driver offers{found}")
+            found = (
+                f" (driver supports CUDA {int(m.group(1)) // 1000}.{int(m.group(1)) % 1000 // 10})"
+                if m
+                else ""
+            )
+            return ErrorCause(
+                "driver-too-old",
+                f"the build needs a newer CUDA than the NVIDIA driver offers{found}",
+            )
         if "Found no NVIDIA driver on your system" in text:
-            return ErrorCause("no-driver", "a CUDA build is installed but there is no NVIDIA driver")
-        if ("is not compatible with the current PyTorch installation" in text
-                or "no kernel image is available for execution on the device" in text
-                or "PyTorch no longer supports this GPU" in text
-                or "does not include kernels for this GPU" in text):
+            return ErrorCause(
+                "no-driver", "a CUDA build is installed but there is no NVIDIA driver"
+            )
+        if (
+            "is not compatible with the current PyTorch installation" in text
+            or "no kernel image is available for execution on the device" in text
+            or "PyTorch no longer supports this GPU" in text
+            or "does not include kernels for this GPU" in text
+        ):
             return ErrorCause("gpu-unsupported", "the build has no kernels for this GPU")
         if "hipErrorNoBinaryForGpu" in text or "HIP error: invalid device function" in text:
             return ErrorCause("rocm-no-binary", "the ROCm build has no code for this GPU")
@@ -164,13 +209,15 @@ def classify_error(err: BaseException) -> ErrorCause | None:
 
 # -- the doctor and the fixer (seams for tests) -------------------------------------------------
 
+
 class Checkup(_Record):
     """One offline doctor run: the verdict and the facts it was made from (reused by a fix)."""
 
     __slots__ = ("diagnosis", "installed", "platform", "supported")
 
-    def __init__(self, diagnosis: Any, installed: Any = None, platform: Any = None,
-                 supported: Any = None) -> None:
+    def __init__(
+        self, diagnosis: Any, installed: Any = None, platform: Any = None, supported: Any = None
+    ) -> None:
         self.diagnosis = diagnosis
         self.installed = installed
         self.platform = platform
@@ -182,8 +229,9 @@ class FixOutcome(_Record):
 
     __slots__ = ("changed", "summary", "modules")
 
-    def __init__(self, changed: Sequence[str] = (), summary: str = "",
-                 modules: Sequence[str] = ()) -> None:
+    def __init__(
+        self, changed: Sequence[str] = (), summary: str = "", modules: Sequence[str] = ()
+    ) -> None:
         self.changed = list(changed)
         self.summary = summary
         self.modules = list(modules)
@@ -261,21 +309,27 @@ def run_fix(checkup: Checkup, settings: Settings) -> FixOutcome:
         # The doctor names the line the way PyTorch's per-backend indexes do (`cpu`, `cu128`);
         # a variant index may label it otherwise (`null`, `cuda12.8`). Without `--variant`
         # the platform's own order still picks a build that fits this machine.
-        _say(f"{_PREFIX} no build labelled {args.variant!r} ({err.message}); "
-             "choosing the best build for this machine instead")
+        _say(
+            f"{_PREFIX} no build labelled {args.variant!r} ({err.message}); "
+            "choosing the best build for this machine instead"
+        )
         args.variant = None
         plan, indexes, client = make_plan_for(args)
     try:
         if plan.nothing_to_do:
             return FixOutcome([], plan.summary())
-        result = execute(plan, source=client,  # indexes: the client's own config
-                         log=lambda m: _say(f"{_PREFIX} {m}"))
+        result = execute(
+            plan,
+            source=client,  # indexes: the client's own config
+            log=lambda m: _say(f"{_PREFIX} {m}"),
+        )
     finally:
         close = getattr(client, "close", None)
         if callable(close):
             close()
-    return FixOutcome(list(result.changed_names), result.summary(),
-                      sorted(result.changed_modules()))
+    return FixOutcome(
+        list(result.changed_names), result.summary(), sorted(result.changed_modules())
+    )
 
 
 class Repair(_Record):
@@ -287,8 +341,14 @@ class Repair(_Record):
 
     __slots__ = ("status", "reasons", "fix_requirements", "fix_variant", "reinstall")
 
-    def __init__(self, status: str, reasons: list[str], fix_requirements: list[str],
-                 fix_variant: str | None = None, reinstall: bool = True) -> None:
+    def __init__(
+        self,
+        status: str,
+        reasons: list[str],
+        fix_requirements: list[str],
+        fix_variant: str | None = None,
+        reinstall: bool = True,
+    ) -> None:
         self.status = status
         self.reasons = reasons
         self.fix_requirements = fix_requirements
@@ -319,6 +379,7 @@ def repair_for(checkup: Checkup, name: str, cause: ErrorCause) -> Repair | None:
 
 
 # -- output --------------------------------------------------------------------------------------
+
 
 def _say(text: str) -> None:
     """One message to the user: stderr, which a kernel shows in the cell's output."""
@@ -354,6 +415,7 @@ def _shell(ip: Any) -> Any:
 
 # -- the finder and the loader -------------------------------------------------------------------
 
+
 class _CheckingLoader:
     """Wraps the real loader; `exec_module` checks first, then runs the real one."""
 
@@ -381,8 +443,9 @@ class HookFinder:
 
     _wheelmagic_hook = True
 
-    def __init__(self, ip: Any = None, *, doctor: Doctor | None = None,
-                 fixer: Fixer | None = None) -> None:
+    def __init__(
+        self, ip: Any = None, *, doctor: Doctor | None = None, fixer: Fixer | None = None
+    ) -> None:
         self.ip = ip
         self.doctor: Doctor = doctor or run_doctor
         self.fixer: Fixer = fixer or run_fix
@@ -400,14 +463,16 @@ class HookFinder:
         self.late: tuple[str, ...] = tuple(sorted(n for n in WATCHED if n in sys.modules))
 
     # The hot path: every import of the process that misses sys.modules comes here.
-    def find_spec(self, fullname: str, path: Sequence[str] | None = None,
-                  target: ModuleType | None = None) -> ModuleSpec | None:
+    def find_spec(
+        self, fullname: str, path: Sequence[str] | None = None, target: ModuleType | None = None
+    ) -> ModuleSpec | None:
         if fullname not in WATCHED:
             return None
         return self._find(fullname, path, target)
 
-    def _find(self, fullname: str, path: Sequence[str] | None,
-              target: ModuleType | None) -> ModuleSpec | None:
+    def _find(
+        self, fullname: str, path: Sequence[str] | None, target: ModuleType | None
+    ) -> ModuleSpec | None:
         if self._busy or fullname in sys.modules:
             return None
         spec = _other_finders_spec(fullname, path, target)
@@ -448,8 +513,10 @@ class HookFinder:
         except RestartRequired:
             raise
         except Exception as err:  # the hook must never be why an import fails
-            _say(f"{_PREFIX} could not check the {name} build ({type(err).__name__}: {err}); "
-                 "importing it as installed")
+            _say(
+                f"{_PREFIX} could not check the {name} build ({type(err).__name__}: {err}); "
+                "importing it as installed"
+            )
             return None
         finally:
             self._busy = False
@@ -491,23 +558,28 @@ class HookFinder:
             _say(f"{_PREFIX} the installed {name} build does not work on this machine: {reason}")
             for extra in list(getattr(diag, "reasons", []) or [])[1:]:
                 _say(f"  {extra}")
-            _say(f"  to fix it run: {hint}   (policy {settings.on_mismatch!r} from "
-                 f"{settings.source}: not fixing automatically)")
+            _say(
+                f"  to fix it run: {hint}   (policy {settings.on_mismatch!r} from "
+                f"{settings.source}: not fixing automatically)"
+            )
             return None
         outcome = self._fix(checkup, settings, name, cause=None)
         if outcome is None:
             return None
         if self._can_continue(outcome.changed, module, outcome.modules):
             return self._refind(name, module, outcome)
-        reason = (f"{', '.join(outcome.changed)} replaced while the old build is loaded in this "
-                  "process")
+        reason = (
+            f"{', '.join(outcome.changed)} replaced while the old build is loaded in this process"
+        )
         self._restart(reason, outcome.changed)
-        raise RestartRequired(f"{_PREFIX} {name} was replaced by a fitting build; restart to use it",
-                              name=name)
+        raise RestartRequired(
+            f"{_PREFIX} {name} was replaced by a fitting build; restart to use it", name=name
+        )
 
     # -- fixing -------------------------------------------------------------------------------
-    def _fix(self, checkup: Checkup, settings: Settings, name: str,
-             cause: ErrorCause | None) -> FixOutcome | None:
+    def _fix(
+        self, checkup: Checkup, settings: Settings, name: str, cause: ErrorCause | None
+    ) -> FixOutcome | None:
         """Apply the doctor's fix once per mismatch (on-disk record); None when nothing changed."""
         from wheelmagic.attempts import Attempts, interpreter_id
 
@@ -515,11 +587,15 @@ class HookFinder:
         hint = self._fix_hint(diag)
         requirements = list(getattr(diag, "fix_requirements", None) or [])
         if self._fixed is not None:
-            _say(f"{_PREFIX} not fixing {name} again in this process: {self._fixed}; "
-                 f"if the problem stays after a restart, run: {hint}")
+            _say(
+                f"{_PREFIX} not fixing {name} again in this process: {self._fixed}; "
+                f"if the problem stays after a restart, run: {hint}"
+            )
             return None
         if not requirements:
-            _say(f"{_PREFIX} no automatic fix is known for this; run `wheelmagic doctor` for details")
+            _say(
+                f"{_PREFIX} no automatic fix is known for this; run `wheelmagic doctor` for details"
+            )
             return None
         signature = mismatch_signature(diag, cause)
         attempts = Attempts()
@@ -528,15 +604,20 @@ class HookFinder:
         if not claim.granted:
             prev = claim.previous
             assert prev is not None
-            what = {"fixed": "it installed a build but the problem is still here",
-                    "failed": f"it failed: {prev.detail}" if prev.detail else "it failed",
-                    }.get(prev.outcome, "it did not finish")
-            _say(f"{_PREFIX} not fixing {name} automatically again: the same fix was tried at "
-                 f"{prev.when()} and {what}.\n  run it by hand: {hint}\n  (attempts are "
-                 f"recorded in {attempts.path}; delete it to allow another automatic try)")
+            what = {
+                "fixed": "it installed a build but the problem is still here",
+                "failed": f"it failed: {prev.detail}" if prev.detail else "it failed",
+            }.get(prev.outcome, "it did not finish")
+            _say(
+                f"{_PREFIX} not fixing {name} automatically again: the same fix was tried at "
+                f"{prev.when()} and {what}.\n  run it by hand: {hint}\n  (attempts are "
+                f"recorded in {attempts.path}; delete it to allow another automatic try)"
+            )
             return None
-        _say(f"{_PREFIX} {_first_reason(diag)}; installing the fitting build "
-             f"({', '.join(requirements)}) -- policy {settings.on_mismatch!r} from {settings.source}")
+        _say(
+            f"{_PREFIX} {_first_reason(diag)}; installing the fitting build "
+            f"({', '.join(requirements)}) -- policy {settings.on_mismatch!r} from {settings.source}"
+        )
         try:
             outcome = self.fixer(checkup, settings)
         except BaseException as err:
@@ -544,8 +625,10 @@ class HookFinder:
             attempts.finish(interp, signature, "failed", detail)
             if not isinstance(err, Exception):
                 raise
-            _say(f"{_PREFIX} the fix failed; the installed build was left in place.\n"
-                 f"  {detail}\n  to fix it by hand: {hint}")
+            _say(
+                f"{_PREFIX} the fix failed; the installed build was left in place.\n"
+                f"  {detail}\n  to fix it by hand: {hint}"
+            )
             return None
         attempts.finish(interp, signature, "fixed", outcome.summary)
         if outcome.summary:
@@ -556,8 +639,9 @@ class HookFinder:
         self._fixed = outcome.summary or "a fitting build was installed"
         return outcome
 
-    def _can_continue(self, changed: Sequence[str], module: ModuleType,
-                      modules: Sequence[str] = ()) -> bool:
+    def _can_continue(
+        self, changed: Sequence[str], module: ModuleType, modules: Sequence[str] = ()
+    ) -> bool:
         """True when no module of the replaced distributions is loaded (but the one being made).
 
         Python code could be re-run, but a C extension is never loaded twice from one path:
@@ -583,8 +667,9 @@ class HookFinder:
         importlib.invalidate_caches()
         spec = _other_finders_spec(name, None, None)
         if spec is None or spec.loader is None:
-            raise ModuleNotFoundError(f"{_PREFIX} {name} is no longer installed after the fix",
-                                      name=name)
+            raise ModuleNotFoundError(
+                f"{_PREFIX} {name} is no longer installed after the fix", name=name
+            )
         module.__spec__ = spec
         module.__loader__ = spec.loader
         if spec.origin is not None and spec.has_location:
@@ -635,8 +720,10 @@ class HookFinder:
     def _explain_error(self, name: str, err: Exception) -> str | None:
         cause = classify_error(err)
         if self.restart_pending is not None:
-            return (f"{_PREFIX} the {name} build was replaced on disk but this process still "
-                    f"has the old one loaded: restart it ({self.restart_pending})")
+            return (
+                f"{_PREFIX} the {name} build was replaced on disk but this process still "
+                f"has the old one loaded: restart it ({self.restart_pending})"
+            )
         if cause is None:
             return None
         settings = self._settings()
@@ -660,14 +747,18 @@ class HookFinder:
             return "\n".join(lines)
         hint = self._fix_hint(diag)
         if not settings.fixes_broken:
-            lines.append(f"  to fix it run: {hint}   (policy {settings.on_mismatch!r} from "
-                         f"{settings.source}: not fixing automatically)")
+            lines.append(
+                f"  to fix it run: {hint}   (policy {settings.on_mismatch!r} from "
+                f"{settings.source}: not fixing automatically)"
+            )
             return "\n".join(lines)
         assert checkup is not None
         if self._fixed is not None:
-            lines.append(f"  wheelmagic already installed a build in this process ({self._fixed}) "
-                         f"and its import failed: restart the process; if it fails again run: "
-                         f"{hint}")
+            lines.append(
+                f"  wheelmagic already installed a build in this process ({self._fixed}) "
+                f"and its import failed: restart the process; if it fails again run: "
+                f"{hint}"
+            )
             return "\n".join(lines)
         outcome = self._fix(checkup, settings, name, cause)
         if outcome is None:
@@ -676,11 +767,15 @@ class HookFinder:
         reason = f"{name} failed to import; installed {', '.join(outcome.changed)}"
         self._restart(reason, outcome.changed)
         if _shell(self.ip) is None:
-            lines.append(f"  wheelmagic installed a fitting build ({outcome.summary}); restart "
-                         f"this Python process and import {name} again")
+            lines.append(
+                f"  wheelmagic installed a fitting build ({outcome.summary}); restart "
+                f"this Python process and import {name} again"
+            )
         else:
-            lines.append(f"  wheelmagic installed a fitting build ({outcome.summary}); the "
-                         "kernel is restarting to load it")
+            lines.append(
+                f"  wheelmagic installed a fitting build ({outcome.summary}); the "
+                "kernel is restarting to load it"
+            )
         return "\n".join(lines)
 
 
@@ -698,15 +793,20 @@ def mismatch_signature(diag: Any, cause: ErrorCause | None) -> str:
     that also fails to import is one mismatch, not two (else it would be fixed twice).
     """
     status = str(getattr(diag, "status", ""))
-    parts = [status, *map(str, getattr(diag, "reasons", None) or []),
-             "fix:", *map(str, getattr(diag, "fix_requirements", None) or [])]
+    parts = [
+        status,
+        *map(str, getattr(diag, "reasons", None) or []),
+        "fix:",
+        *map(str, getattr(diag, "fix_requirements", None) or []),
+    ]
     if cause is not None and status not in ("broken", "suboptimal"):
         parts += ["error:", cause.kind, cause.library or ""]
     return "\n".join(parts)
 
 
-def _other_finders_spec(fullname: str, path: Sequence[str] | None,
-                        target: ModuleType | None) -> ModuleSpec | None:
+def _other_finders_spec(
+    fullname: str, path: Sequence[str] | None, target: ModuleType | None
+) -> ModuleSpec | None:
     """The spec the rest of `sys.meta_path` gives (skipping every wheelmagic hook)."""
     for finder in list(sys.meta_path):
         if getattr(finder, "_wheelmagic_hook", False):
@@ -722,6 +822,7 @@ def _other_finders_spec(fullname: str, path: Sequence[str] | None,
 
 # -- public API -----------------------------------------------------------------------------------
 
+
 def installed_hook() -> HookFinder | None:
     for finder in sys.meta_path:
         if getattr(finder, "_wheelmagic_hook", False):
@@ -729,8 +830,9 @@ def installed_hook() -> HookFinder | None:
     return None
 
 
-def install(ip: Any = None, *, doctor: Doctor | None = None,
-            fixer: Fixer | None = None) -> HookFinder:
+def install(
+    ip: Any = None, *, doctor: Doctor | None = None, fixer: Fixer | None = None
+) -> HookFinder:
     """Put the hook at ``sys.meta_path[0]`` (once); returns it.
 
     ``hook.late`` lists watched packages that were already imported: those cannot be checked

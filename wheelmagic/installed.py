@@ -152,7 +152,10 @@ class InstalledBuild:
             "xpu": self.xpu,
             "variant_label": self.variant_label,
             "variant_properties": (
-                {ns: {f: list(v) for f, v in fs.items()} for ns, fs in self.variant_properties.items()}
+                {
+                    ns: {f: list(v) for f, v in fs.items()}
+                    for ns, fs in self.variant_properties.items()
+                }
                 if self.variant_properties is not None
                 else None
             ),
@@ -418,8 +421,10 @@ def read_distribution(dist: md.Distribution) -> InstalledBuild | None:
         rocm = ".".join(parts[:2])
     if kind is None:
         kind = "unknown"
-        evidence.append("no version.py, variant.json, local label, CUDA requirement or "
-                        "accelerator library says which build this is")
+        evidence.append(
+            "no version.py, variant.json, local label, CUDA requirement or "
+            "accelerator library says which build this is"
+        )
     return InstalledBuild(
         name=name,
         version=version,

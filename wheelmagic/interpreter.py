@@ -195,7 +195,9 @@ def _probe(python: str, timeout: float) -> Interpreter:
     return _from_probe(python, data)
 
 
-def inspect_interpreter(python: str | None = None, *, timeout: float = PROBE_TIMEOUT) -> Interpreter:
+def inspect_interpreter(
+    python: str | None = None, *, timeout: float = PROBE_TIMEOUT
+) -> Interpreter:
     """The interpreter at `python` (default: this one), inspected once per path and mtime."""
     current = python is None or os.path.abspath(python) == os.path.abspath(sys.executable)
     path = sys.executable if current or python is None else os.path.abspath(python)

@@ -31,6 +31,7 @@ def renderer_for(ip: Any) -> Renderer:
 
     return choose(ip)
 
+
 MAGIC_NAMES = ("variant_install", "variant_doctor", "variant_detect")
 
 
@@ -59,8 +60,11 @@ def install_parser() -> argparse.ArgumentParser:
 
     parser = _retarget(build_install_parser())
     parser.prog = "%variant_install"
-    parser.add_argument("--no-restart", action="store_true",
-                        help="never restart the kernel; say when a restart is needed")
+    parser.add_argument(
+        "--no-restart",
+        action="store_true",
+        help="never restart the kernel; say when a restart is needed",
+    )
     return parser
 
 
@@ -88,8 +92,13 @@ def parse_line(parser: argparse.ArgumentParser, line: str) -> argparse.Namespace
 class InstallOutcome:
     """What `run_install` did: the plan, and each changed distribution's top-level modules."""
 
-    def __init__(self, plan: Any, changed: dict[str, list[str]] | None = None,
-                 dry_run: bool = False, summary: str = "") -> None:
+    def __init__(
+        self,
+        plan: Any,
+        changed: dict[str, list[str]] | None = None,
+        dry_run: bool = False,
+        summary: str = "",
+    ) -> None:
         self.plan = plan
         self.changed = changed or {}
         self.dry_run = dry_run
@@ -108,12 +117,19 @@ def run_install(args: argparse.Namespace, renderer: Renderer) -> InstallOutcome:
         if getattr(args, "json", False):
             print(json.dumps(plan.to_json(), indent=2))
         else:
-            renderer.plan(plan, detected=platform_summary(plan.platform), explain=args.explain,
-                          dry_run=dry_run)
+            renderer.plan(
+                plan,
+                detected=platform_summary(plan.platform),
+                explain=args.explain,
+                dry_run=dry_run,
+            )
         if dry_run or plan.nothing_to_do:
             return InstallOutcome(plan, {}, dry_run)
         result = execute(
-            plan, source=client, backend=args.backend, pre=args.pre,  # indexes: client.config
+            plan,
+            source=client,
+            backend=args.backend,
+            pre=args.pre,  # indexes: client.config
             progress=renderer.progress,
         )
     finally:
@@ -127,8 +143,13 @@ def run_install(args: argparse.Namespace, renderer: Renderer) -> InstallOutcome:
 # -- after the install: continue or restart ---------------------------------------------------
 
 
-def finish_install(changed: Sequence[str] | Mapping[str, Sequence[str]], renderer: Renderer, *,
-                   no_restart: bool = False, ip: Any = None) -> str:
+def finish_install(
+    changed: Sequence[str] | Mapping[str, Sequence[str]],
+    renderer: Renderer,
+    *,
+    no_restart: bool = False,
+    ip: Any = None,
+) -> str:
     """Continue in this kernel when possible, else restart it; returns what happened.
 
     `changed` lists the changed distributions, optionally with their top-level modules (as
@@ -151,14 +172,16 @@ def finish_install(changed: Sequence[str] | Mapping[str, Sequence[str]], rendere
     why = "; ".join(f"{d} was already imported ({', '.join(m)})" for d, m in hits.items())
     if no_restart:
         renderer.done(f"installed {names}")
-        renderer.message(f"wheelmagic: restart the kernel to use the new build: {why}",
-                         level="warning")
+        renderer.message(
+            f"wheelmagic: restart the kernel to use the new build: {why}", level="warning"
+        )
         return "manual"
     renderer.done(f"installed {names}; the kernel must restart: {why}")
     from wheelmagic.kernel.restart import restart_kernel  # says what it does (or can't)
 
-    return restart_kernel(f"{why}; the new build loads in a new process", packages=list(changed),
-                          ip=ip)
+    return restart_kernel(
+        f"{why}; the new build loads in a new process", packages=list(changed), ip=ip
+    )
 
 
 # -- the magics --------------------------------------------------------------------------------
@@ -189,8 +212,10 @@ class WheelmagicMagics(Magics):  # type: ignore[misc]
             renderer.message(f"wheelmagic: error: {err}", level="error")
             return
         except KeyboardInterrupt:
-            renderer.message("wheelmagic: interrupted; nothing was changed after the last "
-                             "completed step.", level="warning")
+            renderer.message(
+                "wheelmagic: interrupted; nothing was changed after the last completed step.",
+                level="warning",
+            )
             return
         if outcome.dry_run:
             renderer.done("dry run: nothing was installed")
@@ -198,11 +223,17 @@ class WheelmagicMagics(Magics):  # type: ignore[misc]
         if not outcome.changed:
             renderer.done(outcome.summary or outcome.plan.summary())
             return
-        what = finish_install(outcome.changed, renderer,
-                              no_restart=bool(getattr(args, "no_restart", False)), ip=self.shell)
+        what = finish_install(
+            outcome.changed,
+            renderer,
+            no_restart=bool(getattr(args, "no_restart", False)),
+            ip=self.shell,
+        )
         if what in ("ipykernel", "colab"):
-            raise KernelRestarting("wheelmagic: the kernel is restarting to load the new build; "
-                                   "run the following cells once it is back.")
+            raise KernelRestarting(
+                "wheelmagic: the kernel is restarting to load the new build; "
+                "run the following cells once it is back."
+            )
 
     @line_magic
     def variant_doctor(self, line: str) -> Any:
@@ -257,8 +288,9 @@ class WheelmagicMagics(Magics):  # type: ignore[misc]
 
 def _doctor_parser(prog: str) -> argparse.ArgumentParser:
     p = _MagicParser(prog=prog)
-    p.add_argument("--platform", metavar="FILE",
-                   help="read the platform snapshot from FILE instead of probing")
+    p.add_argument(
+        "--platform", metavar="FILE", help="read the platform snapshot from FILE instead of probing"
+    )
     p.add_argument("--json", action="store_true", help="print machine-readable JSON")
     p.add_argument("--explain", action="store_true", help="show the full reasoning")
     return p
@@ -284,5 +316,7 @@ def _diagnosis_json(diagnosis: Any) -> Any:
     fn = getattr(diagnosis, "to_json", None)
     if callable(fn):
         return fn()
-    return {k: getattr(diagnosis, k, None)
-            for k in ("status", "reasons", "predicted", "fix_command", "fix_magic")}
+    return {
+        k: getattr(diagnosis, k, None)
+        for k in ("status", "reasons", "predicted", "fix_command", "fix_magic")
+    }

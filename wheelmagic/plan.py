@@ -188,8 +188,14 @@ def make_plan(
     )
     abi = {n: v for n, (v, _) in installed.items() if n not in names}
     joint = select_together(
-        reqs, candidates, target=target, supported=sup, variants=variants,
-        prereleases=prereleases, variant_label=variant_label, installed=abi,
+        reqs,
+        candidates,
+        target=target,
+        supported=sup,
+        variants=variants,
+        prereleases=prereleases,
+        variant_label=variant_label,
+        installed=abi,
     )
     explanation = [line for sel in joint.selections.values() for line in sel.explain()]
     explanation.extend(joint.notes)
@@ -197,9 +203,13 @@ def make_plan(
         message = _failure_message(joint, platform)
         if warnings:
             message += "\n  and some indexes could not be read:\n  " + "\n  ".join(warnings)
-        raise SelectionError(message, hint=(
-            "run again with --explain to see every file considered; --platform FILE plans for "
-            "another machine; --index-url/--extra-index-url choose other indexes"))
+        raise SelectionError(
+            message,
+            hint=(
+                "run again with --explain to see every file considered; --platform FILE plans for "
+                "another machine; --index-url/--extra-index-url choose other indexes"
+            ),
+        )
     reasons.extend(joint.notes)
     packages: list[PlannedFile] = []
     satisfied: list[PlannedFile] = []
@@ -207,15 +217,25 @@ def make_plan(
         chosen = joint.chosen[name]
         meta = variants[name].get(chosen.version)
         planned = _planned(name, chosen, meta, sup, target, abi)
-        reasons.append(f"{name}: chose {chosen.candidate.filename} [{variant_name(chosen.label)}]"
-                       f" from {redact(chosen.candidate.index_url)}: {chosen.why}")
+        reasons.append(
+            f"{name}: chose {chosen.candidate.filename} [{variant_name(chosen.label)}]"
+            f" from {redact(chosen.candidate.index_url)}: {chosen.why}"
+        )
         have = installed.get(name)
         if not reinstall and have is not None and _same_build(have, chosen):
             satisfied.append(planned)
         else:
             packages.append(planned)
-    return Plan(list(requirements), packages, satisfied, platform, interpreter, reasons,
-                explanation, warnings)
+    return Plan(
+        list(requirements),
+        packages,
+        satisfied,
+        platform,
+        interpreter,
+        reasons,
+        explanation,
+        warnings,
+    )
 
 
 def _prefixed(name: str, text: str) -> str:
@@ -265,7 +285,8 @@ def _failure_message(joint: JointSelection, platform: Platform) -> str:
     lines = []
     for name, sel in joint.selections.items():
         if sel.chosen is None or name not in joint.chosen:
-            lines.append(f"no installable build of {sel.requirement} for this machine: "
-                         + sel.failure())
+            lines.append(
+                f"no installable build of {sel.requirement} for this machine: " + sel.failure()
+            )
     lines.extend(joint.notes)
     return "\n  ".join(lines) if lines else "no consistent set of builds was found"

@@ -23,8 +23,13 @@ _STYLE = (
     "font-family: var(--jp-code-font-family, monospace); font-size: 12px; "
     "border-collapse: collapse; margin: 2px 0"
 )
-_STATUS_COLOURS = {"fits": "#2e7d32", "suboptimal": "#ef6c00", "broken": "#c62828",
-                   "missing": "#616161", "not-installed": "#616161"}
+_STATUS_COLOURS = {
+    "fits": "#2e7d32",
+    "suboptimal": "#ef6c00",
+    "broken": "#c62828",
+    "missing": "#616161",
+    "not-installed": "#616161",
+}
 
 
 # -- formatting helpers -----------------------------------------------------------------------
@@ -46,7 +51,11 @@ def human_eta(seconds: float | None) -> str:
     if seconds is None or seconds < 0 or seconds != seconds:
         return "--:--"
     s = int(seconds + 0.5)
-    return f"{s // 3600}:{s // 60 % 60:02d}:{s % 60:02d}" if s >= 3600 else f"{s // 60:02d}:{s % 60:02d}"
+    return (
+        f"{s // 3600}:{s // 60 % 60:02d}:{s % 60:02d}"
+        if s >= 3600
+        else f"{s // 60:02d}:{s % 60:02d}"
+    )
 
 
 def _get(event: Any, name: str, default: Any = None) -> Any:
@@ -133,15 +142,21 @@ def _snapshot_rows(data: dict[str, Any]) -> list[tuple[str, str]]:
     """Rows for a `Platform.to_json()` snapshot: machine, driver, one row per GPU."""
     rows: list[tuple[str, str]] = []
     cpu = data.get("cpu") or {}
-    level = (f"x86-64-v{cpu['x86_64_level']}" if cpu.get("x86_64_level")
-             else f"armv{cpu['aarch64_version']}" if cpu.get("aarch64_version") else "")
+    level = (
+        f"x86-64-v{cpu['x86_64_level']}"
+        if cpu.get("x86_64_level")
+        else f"armv{cpu['aarch64_version']}"
+        if cpu.get("aarch64_version")
+        else ""
+    )
     machine = " ".join(str(x) for x in (data.get("os"), data.get("arch")) if x)
     if machine or level:
         rows.append(("machine", ", ".join(x for x in (machine, level) if x)))
     nv = data.get("nvidia")
     if isinstance(nv, dict):
-        cuda = f" (supports CUDA {nv['cuda_driver_version']})" if nv.get("cuda_driver_version") \
-            else ""
+        cuda = (
+            f" (supports CUDA {nv['cuda_driver_version']})" if nv.get("cuda_driver_version") else ""
+        )
         rows.append(("NVIDIA driver", f"{nv.get('driver_version') or '?'}{cuda}"))
         gpus = nv.get("gpus")
         for i, g in enumerate(gpus or []):
@@ -181,8 +196,9 @@ def _snapshot_rows(data: dict[str, Any]) -> list[tuple[str, str]]:
 
 def _compact(value: Any, limit: int = 160) -> str:
     if isinstance(value, dict):
-        text = ", ".join(f"{k}={_compact(v, 60)}" for k, v in value.items()
-                         if v not in (None, [], {}, ""))
+        text = ", ".join(
+            f"{k}={_compact(v, 60)}" for k, v in value.items() if v not in (None, [], {}, "")
+        )
     elif isinstance(value, (list, tuple)):
         text = ", ".join(_compact(v, 60) for v in value)
     else:
@@ -201,17 +217,20 @@ def platform_summary(platform: Any) -> str:
     return "; ".join(f"{k}: {v}" for k, v in _platform_lines(platform)[:4])
 
 
-def _table_html(rows: Sequence[tuple[str, str]], title: str | None = None,
-                status: str | None = None) -> str:
+def _table_html(
+    rows: Sequence[tuple[str, str]], title: str | None = None, status: str | None = None
+) -> str:
     out = [f'<table class="wheelmagic" style="{_STYLE}">']
     if title:
         colour = _STATUS_COLOURS.get(status or "", "inherit")
-        out.append(f'<tr><th colspan="2" style="text-align: left; color: {colour}">'
-                   f"{html.escape(title)}</th></tr>")
+        out.append(
+            f'<tr><th colspan="2" style="text-align: left; color: {colour}">'
+            f"{html.escape(title)}</th></tr>"
+        )
     for key, value in rows:
         out.append(
             f'<tr><td style="text-align: left; padding-right: 1em; color: #666">'
-            f"{html.escape(key)}</td><td style=\"text-align: left\">{html.escape(value)}</td></tr>"
+            f'{html.escape(key)}</td><td style="text-align: left">{html.escape(value)}</td></tr>'
         )
     out.append("</table>")
     return "".join(out)
@@ -230,8 +249,13 @@ def _table_text(rows: Sequence[tuple[str, str]], title: str | None = None) -> st
 class Report:
     """A titled table: `_repr_html_` in notebooks, the same rows as text everywhere else."""
 
-    def __init__(self, title: str, rows: Sequence[tuple[str, str]], status: str | None = None,
-                 footer: Sequence[str] = ()) -> None:
+    def __init__(
+        self,
+        title: str,
+        rows: Sequence[tuple[str, str]],
+        status: str | None = None,
+        footer: Sequence[str] = (),
+    ) -> None:
         self.title = title
         self.rows = list(rows)
         self.status = status
@@ -329,8 +353,14 @@ ProgressCallback = Callable[[Any], None]
 class Renderer(Protocol):
     """What a front end shows; implemented for notebooks (HTML) and terminals (text)."""
 
-    def plan(self, plan: Any, *, detected: str | None = None, explain: bool = False,
-             dry_run: bool = False) -> None: ...
+    def plan(
+        self,
+        plan: Any,
+        *,
+        detected: str | None = None,
+        explain: bool = False,
+        dry_run: bool = False,
+    ) -> None: ...
 
     def progress(self, event: Any) -> None: ...
 
@@ -363,8 +393,14 @@ class TextRenderer:
         self._end_bar()
         print(text, file=self._o, flush=True)
 
-    def plan(self, plan: Any, *, detected: str | None = None, explain: bool = False,
-             dry_run: bool = False) -> None:
+    def plan(
+        self,
+        plan: Any,
+        *,
+        detected: str | None = None,
+        explain: bool = False,
+        dry_run: bool = False,
+    ) -> None:
         title = "wheelmagic: " + (_summary(plan) + (" (dry run)" if dry_run else ""))
         self._print(_table_text(plan_rows(plan, detected), title))
         if explain:
@@ -430,15 +466,24 @@ class NotebookRenderer:
     def _show(self, html_text: str, text: str, **kw: Any) -> Any:
         return self._display({"text/html": html_text, "text/plain": text}, raw=True, **kw)
 
-    def plan(self, plan: Any, *, detected: str | None = None, explain: bool = False,
-             dry_run: bool = False) -> None:
+    def plan(
+        self,
+        plan: Any,
+        *,
+        detected: str | None = None,
+        explain: bool = False,
+        dry_run: bool = False,
+    ) -> None:
         title = "wheelmagic: " + _summary(plan) + (" (dry run)" if dry_run else "")
         rows = plan_rows(plan, detected)
         body = _table_html(rows, title)
         if explain:
             lines = _explain_lines(plan)
-            body += ("<details open><summary>why</summary><pre style=\"font-size: 11px\">"
-                     + html.escape("\n".join(lines)) + "</pre></details>")
+            body += (
+                '<details open><summary>why</summary><pre style="font-size: 11px">'
+                + html.escape("\n".join(lines))
+                + "</pre></details>"
+            )
             text = _table_text(rows, title) + "\n" + "\n".join(lines)
         else:
             text = _table_text(rows, title)
@@ -452,15 +497,17 @@ class NotebookRenderer:
         now = time.monotonic()
         handle = self._handles.get(name)
         if handle is None:
-            self._handles[name] = self._show(progress_html(event), progress_text(event),
-                                             display_id=True)
+            self._handles[name] = self._show(
+                progress_html(event), progress_text(event), display_id=True
+            )
             self._last[name] = now
             return
         if not finished and now - self._last.get(name, 0.0) < MIN_INTERVAL:
             return
         self._last[name] = now
-        handle.update({"text/html": progress_html(event), "text/plain": progress_text(event)},
-                      raw=True)
+        handle.update(
+            {"text/html": progress_html(event), "text/plain": progress_text(event)}, raw=True
+        )
 
     def message(self, text: str, *, level: str = "info") -> None:
         colour = {"warning": "#ef6c00", "error": "#c62828"}.get(level, "inherit")
@@ -486,7 +533,8 @@ def _summary(plan: Any) -> str:
 
 def _explain_lines(plan: Any) -> list[str]:
     lines: Iterable[Any] = list(getattr(plan, "reasons", []) or []) + list(
-        getattr(plan, "explanation", []) or [])
+        getattr(plan, "explanation", []) or []
+    )
     return [str(x) for x in lines]
 
 

@@ -236,9 +236,13 @@ def rewrite_wheel(
                 _write_members(zin, raw, out, infos, names, replace, add, record_path)
         os.replace(tmp, dst)
     except (zipfile.BadZipFile, OSError, struct.error) as err:
-        raise StagingError(f"cannot rewrite {src.name}: {err}", hint=(
-            "the file may be damaged or the disk full; remove it from the cache "
-            "(`wheelmagic cache clear`) and try again")) from err
+        raise StagingError(
+            f"cannot rewrite {src.name}: {err}",
+            hint=(
+                "the file may be damaged or the disk full; remove it from the cache "
+                "(`wheelmagic cache clear`) and try again"
+            ),
+        ) from err
     finally:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
@@ -330,9 +334,7 @@ class StagedWheel:
 
 def metadata_member(zf: zipfile.ZipFile) -> str:
     """The `{name}-{version}.dist-info/METADATA` member of a wheel."""
-    found = [
-        n for n in zf.namelist() if n.endswith(".dist-info/METADATA") and n.count("/") == 1
-    ]
+    found = [n for n in zf.namelist() if n.endswith(".dist-info/METADATA") and n.count("/") == 1]
     if len(found) != 1:
         raise StagingError(f"{Path(str(zf.filename)).name} has {len(found)} METADATA files, not 1")
     return found[0]
@@ -345,14 +347,18 @@ def staged_metadata(source: Path, env: VariantEnvironment) -> tuple[str, str, st
             member = metadata_member(zf)
             text = zf.read(member).decode("utf-8")
     except (zipfile.BadZipFile, OSError, UnicodeDecodeError) as err:
-        raise StagingError(f"cannot read the metadata of {source.name}: {err}", hint=(
-            "the cached file may be damaged: `wheelmagic cache clear` and try again")) from err
+        raise StagingError(
+            f"cannot read the metadata of {source.name}: {err}",
+            hint=("the cached file may be damaged: `wheelmagic cache clear` and try again"),
+        ) from err
     old = requires_dist(text)
     try:
         new = rewrite_requires_dist(old, env)
     except ValueError as err:
-        raise StagingError(f"{source.name} declares a requirement wheelmagic cannot evaluate: "
-                           f"{err}", hint="report it to the package's maintainers") from err
+        raise StagingError(
+            f"{source.name} declares a requirement wheelmagic cannot evaluate: {err}",
+            hint="report it to the package's maintainers",
+        ) from err
     return member, text, text if new == old else edit_metadata(text, requires=new)
 
 
@@ -360,8 +366,11 @@ def wheel_variant(source: Path) -> tuple[str, Properties] | None:
     """(label, properties) from the wheel's own `dist-info/variant.json`, None if it has none."""
     try:
         with zipfile.ZipFile(source) as zf:
-            names = [n for n in zf.namelist()
-                     if n.endswith(".dist-info/variant.json") and n.count("/") == 1]
+            names = [
+                n
+                for n in zf.namelist()
+                if n.endswith(".dist-info/variant.json") and n.count("/") == 1
+            ]
             if not names:
                 return None
             data = json.loads(zf.read(names[0]).decode("utf-8"))
@@ -372,8 +381,10 @@ def wheel_variant(source: Path) -> tuple[str, Properties] | None:
     except VariantMetadataError as err:
         raise StagingError(err.message) from err
     if len(meta.variants) != 1:
-        raise StagingError(f"{source.name}: its variant.json lists {len(meta.variants)} "
-                           "variants; a wheel's own must list exactly one")
+        raise StagingError(
+            f"{source.name}: its variant.json lists {len(meta.variants)} "
+            "variants; a wheel's own must list exactly one"
+        )
     return next(iter(meta.variants.items()))
 
 
@@ -387,7 +398,8 @@ def check_variant(source: Path, label: str, properties: Properties) -> None:
     if own is None:
         raise StagingError(
             f"{source.name} is named as variant {label!r} but has no dist-info/variant.json",
-            hint="the index serves a malformed variant wheel; report it to its maintainer")
+            hint="the index serves a malformed variant wheel; report it to its maintainer",
+        )
     own_label, own_props = own
     if own_label != label or _props(own_props) != _props(properties):
         raise StagingError(
@@ -395,7 +407,8 @@ def check_variant(source: Path, label: str, properties: Properties) -> None:
             f"variants.json: the index says {label!r} {_show(properties)}, the wheel says "
             f"{own_label!r} {_show(own_props)}",
             hint="the index is inconsistent; nothing was installed. Report it to the index "
-            "maintainer, or choose another build with --variant")
+            "maintainer, or choose another build with --variant",
+        )
 
 
 def _props(p: Properties) -> dict[str, dict[str, frozenset[str]]]:

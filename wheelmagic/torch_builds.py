@@ -31,10 +31,28 @@ ENV_PYTORCH_VARIANT_INDEX = "WHEELMAGIC_PYTORCH_VARIANT_INDEX"
 #: Packages PyTorch's per-backend choice applies to (uv's `applies_to`, PyTorch source, §1.5).
 PYTORCH_PACKAGES: frozenset[str] = frozenset(
     {
-        "fbgemm-gpu", "fbgemm-gpu-genai", "pytorch-triton", "pytorch-triton-rocm",
-        "pytorch-triton-xpu", "torch", "torch-tensorrt", "torchao", "torcharrow", "torchaudio",
-        "torchcodec", "torchcsprng", "torchdistx", "torchrec", "torchserve", "torchtext",
-        "torchtune", "torchvision", "triton", "triton-rocm", "triton-xpu", "xformers",
+        "fbgemm-gpu",
+        "fbgemm-gpu-genai",
+        "pytorch-triton",
+        "pytorch-triton-rocm",
+        "pytorch-triton-xpu",
+        "torch",
+        "torch-tensorrt",
+        "torchao",
+        "torcharrow",
+        "torchaudio",
+        "torchcodec",
+        "torchcsprng",
+        "torchdistx",
+        "torchrec",
+        "torchserve",
+        "torchtext",
+        "torchtune",
+        "torchvision",
+        "triton",
+        "triton-rocm",
+        "triton-xpu",
+        "xformers",
     }
 )
 
@@ -81,12 +99,38 @@ CUDA_ARCH_LISTS_AARCH64: dict[str, tuple[str, ...]] = {
 #: ROCm index -> gfx targets (uv `LINUX_AMD_GPU_DRIVERS`, derived from get_arch_list()).
 _GFX_BASE = ("gfx900", "gfx906", "gfx908", "gfx90a", "gfx942")
 ROCM_GFX: dict[str, tuple[str, ...]] = {
-    "rocm7.2": (*_GFX_BASE, "gfx950", "gfx1030", "gfx1100", "gfx1101", "gfx1102", "gfx1150",
-                "gfx1151", "gfx1200", "gfx1201"),
-    "rocm7.1": (*_GFX_BASE, "gfx950", "gfx1030", "gfx1100", "gfx1101", "gfx1102", "gfx1200",
-                "gfx1201"),
-    "rocm7.0": (*_GFX_BASE, "gfx950", "gfx1030", "gfx1100", "gfx1101", "gfx1102", "gfx1200",
-                "gfx1201"),
+    "rocm7.2": (
+        *_GFX_BASE,
+        "gfx950",
+        "gfx1030",
+        "gfx1100",
+        "gfx1101",
+        "gfx1102",
+        "gfx1150",
+        "gfx1151",
+        "gfx1200",
+        "gfx1201",
+    ),
+    "rocm7.1": (
+        *_GFX_BASE,
+        "gfx950",
+        "gfx1030",
+        "gfx1100",
+        "gfx1101",
+        "gfx1102",
+        "gfx1200",
+        "gfx1201",
+    ),
+    "rocm7.0": (
+        *_GFX_BASE,
+        "gfx950",
+        "gfx1030",
+        "gfx1100",
+        "gfx1101",
+        "gfx1102",
+        "gfx1200",
+        "gfx1201",
+    ),
     "rocm6.4": (*_GFX_BASE, "gfx1030", "gfx1100", "gfx1101", "gfx1102", "gfx1200", "gfx1201"),
     "rocm6.3": (*_GFX_BASE, "gfx1030", "gfx1100", "gfx1101", "gfx1102", "gfx1200", "gfx1201"),
     "rocm6.2.4": (*_GFX_BASE, "gfx1030", "gfx1100", "gfx1101", "gfx1102", "gfx1200", "gfx1201"),
@@ -97,14 +141,45 @@ ROCM_GFX: dict[str, tuple[str, ...]] = {
 
 #: Intel `device_ip` values torch-xpu targets (torch 2.10's variants.json, research §4.2).
 XPU_DEVICE_IPS: tuple[str, ...] = (
-    "12.55.8", "12.60.7", "12.71.4", "12.74.4", "20.1.0", "20.4.4", "30.0.4", "30.1.0",
+    "12.55.8",
+    "12.60.7",
+    "12.71.4",
+    "12.74.4",
+    "20.1.0",
+    "20.4.4",
+    "30.0.4",
+    "30.1.0",
 )
 
 #: Per-backend index names PyTorch publishes (uv's list), newest first within each family.
 CUDA_INDEXES: tuple[str, ...] = (
-    "cu132", "cu130", "cu129", "cu128", "cu126", "cu125", "cu124", "cu123", "cu122", "cu121",
-    "cu120", "cu118", "cu117", "cu116", "cu115", "cu114", "cu113", "cu112", "cu111", "cu110",
-    "cu102", "cu101", "cu100", "cu92", "cu91", "cu90", "cu80",
+    "cu132",
+    "cu130",
+    "cu129",
+    "cu128",
+    "cu126",
+    "cu125",
+    "cu124",
+    "cu123",
+    "cu122",
+    "cu121",
+    "cu120",
+    "cu118",
+    "cu117",
+    "cu116",
+    "cu115",
+    "cu114",
+    "cu113",
+    "cu112",
+    "cu111",
+    "cu110",
+    "cu102",
+    "cu101",
+    "cu100",
+    "cu92",
+    "cu91",
+    "cu90",
+    "cu80",
 )
 ROCM_INDEXES: tuple[str, ...] = tuple(ROCM_GFX)
 BACKENDS: tuple[str, ...] = (*CUDA_INDEXES, *ROCM_INDEXES, "xpu", "cpu")

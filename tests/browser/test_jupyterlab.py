@@ -38,15 +38,24 @@ pytestmark = [pytest.mark.kernel, pytest.mark.browser]
 HERE = Path(__file__).resolve().parent
 ARTIFACTS = HERE / "artifacts"
 CHROMIUM = os.environ.get("WHEELMAGIC_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run",
-                 "--disable-dev-shm-usage"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-dev-shm-usage",
+]
 TOKEN = "wheelmagic-browser-test"
 
 
 def _requirements() -> str | None:
     if not (os.path.isfile(CHROMIUM) and os.access(CHROMIUM, os.X_OK)):
-        return f"Chromium not found at {CHROMIUM} (apt-get install chromium, or WHEELMAGIC_CHROMIUM)"
+        return (
+            f"Chromium not found at {CHROMIUM} (apt-get install chromium, or WHEELMAGIC_CHROMIUM)"
+        )
     for mod, what in (("jupyterlab", "JupyterLab"), ("playwright.sync_api", "Playwright")):
         try:
             __import__(mod)
@@ -74,12 +83,22 @@ def _settings(base: Path) -> Path:
 def jupyterlab(root: Path, env: dict[str, str], log: Path) -> Iterator[str]:
     """A JupyterLab server on loopback; yields its base URL once the API answers."""
     port = _free_port()
-    argv = [sys.executable, "-m", "jupyterlab", "--no-browser", "--ServerApp.ip=127.0.0.1",
-            f"--ServerApp.port={port}", f"--ServerApp.root_dir={root}",
-            f"--IdentityProvider.token={TOKEN}", "--ServerApp.open_browser=False",
-            "--LabApp.news_url=", f"--LabApp.user_settings_dir={_settings(root.parent)}",
-            "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
-            "--MappingKernelManager.default_kernel_name=wm", "--ServerApp.allow_root=True"]
+    argv = [
+        sys.executable,
+        "-m",
+        "jupyterlab",
+        "--no-browser",
+        "--ServerApp.ip=127.0.0.1",
+        f"--ServerApp.port={port}",
+        f"--ServerApp.root_dir={root}",
+        f"--IdentityProvider.token={TOKEN}",
+        "--ServerApp.open_browser=False",
+        "--LabApp.news_url=",
+        f"--LabApp.user_settings_dir={_settings(root.parent)}",
+        "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+        "--MappingKernelManager.default_kernel_name=wm",
+        "--ServerApp.allow_root=True",
+    ]
     with open(log, "wb") as out:
         proc = subprocess.Popen(argv, env=env, stdout=out, stderr=subprocess.STDOUT, cwd=root)
     base = f"http://127.0.0.1:{port}"
@@ -91,8 +110,9 @@ def jupyterlab(root: Path, env: dict[str, str], log: Path) -> Iterator[str]:
                     break
             except OSError:
                 if proc.poll() is not None or time.monotonic() > deadline:
-                    raise AssertionError("JupyterLab did not start:\n"
-                                         + log.read_text(errors="replace")[-3000:]) from None
+                    raise AssertionError(
+                        "JupyterLab did not start:\n" + log.read_text(errors="replace")[-3000:]
+                    ) from None
                 time.sleep(0.3)
         yield base
     finally:
@@ -105,13 +125,32 @@ def jupyterlab(root: Path, env: dict[str, str], log: Path) -> Iterator[str]:
 
 
 def _notebook(path: Path, cells: list[str]) -> None:
-    path.write_text(json.dumps({
-        "cells": [{"cell_type": "code", "execution_count": None, "id": f"c{i}", "metadata": {},
-                   "outputs": [], "source": src} for i, src in enumerate(cells)],
-        "metadata": {"kernelspec": {"name": "wm", "display_name": "wheelmagic test venv",
-                                    "language": "python"}},
-        "nbformat": 4, "nbformat_minor": 5,
-    }))
+    path.write_text(
+        json.dumps(
+            {
+                "cells": [
+                    {
+                        "cell_type": "code",
+                        "execution_count": None,
+                        "id": f"c{i}",
+                        "metadata": {},
+                        "outputs": [],
+                        "source": src,
+                    }
+                    for i, src in enumerate(cells)
+                ],
+                "metadata": {
+                    "kernelspec": {
+                        "name": "wm",
+                        "display_name": "wheelmagic test venv",
+                        "language": "python",
+                    }
+                },
+                "nbformat": 4,
+                "nbformat_minor": 5,
+            }
+        )
+    )
 
 
 def test_variant_install_in_jupyterlab(tmp_path: Path, wheel_index: WheelIndex) -> None:  # noqa: F811
@@ -123,15 +162,23 @@ def test_variant_install_in_jupyterlab(tmp_path: Path, wheel_index: WheelIndex) 
     venv = make_kernel_venv(tmp_path / "k", enabled=False)
     root = tmp_path / "work"
     root.mkdir()
-    _notebook(root / "demo.ipynb", ["%load_ext wheelmagic",
-                                    "%variant_install torch",
-                                    "import torch\nprint('torch', torch.__version__)"])
-    env = kernel_env(tmp_path, WHEELMAGIC_INDEX_URL=wheel_index.url,
-                     WHEELMAGIC_PLATFORM=str(snapshot("h100-driver580")),
-                     JUPYTER_PATH=str(venv.kernels.parent),  # finds kernels/wm
-                     JUPYTER_CONFIG_DIR=str(tmp_path / "jcfg"),
-                     JUPYTER_DATA_DIR=str(tmp_path / "jdata"),
-                     JUPYTER_RUNTIME_DIR=str(tmp_path / "jrun"))
+    _notebook(
+        root / "demo.ipynb",
+        [
+            "%load_ext wheelmagic",
+            "%variant_install torch",
+            "import torch\nprint('torch', torch.__version__)",
+        ],
+    )
+    env = kernel_env(
+        tmp_path,
+        WHEELMAGIC_INDEX_URL=wheel_index.url,
+        WHEELMAGIC_PLATFORM=str(snapshot("h100-driver580")),
+        JUPYTER_PATH=str(venv.kernels.parent),  # finds kernels/wm
+        JUPYTER_CONFIG_DIR=str(tmp_path / "jcfg"),
+        JUPYTER_DATA_DIR=str(tmp_path / "jdata"),
+        JUPYTER_RUNTIME_DIR=str(tmp_path / "jrun"),
+    )
     ARTIFACTS.mkdir(exist_ok=True)
     shot = ARTIFACTS / "variant_install_jupyterlab.png"
     with jupyterlab(root, env, tmp_path / "jupyterlab.log") as base, sync_playwright() as pw:
@@ -143,7 +190,8 @@ def test_variant_install_in_jupyterlab(tmp_path: Path, wheel_index: WheelIndex) 
             expect(cells).to_have_count(3, timeout=90_000)
             # the kernel from the throwaway venv is up once the status says idle
             expect(page.locator(".jp-Notebook-ExecutionIndicator")).to_have_attribute(
-                "data-status", "idle", timeout=90_000)
+                "data-status", "idle", timeout=90_000
+            )
             cells.nth(0).locator(".jp-InputArea-editor").click()
             for _ in range(3):
                 page.keyboard.press("Shift+Enter")
@@ -155,7 +203,8 @@ def test_variant_install_in_jupyterlab(tmp_path: Path, wheel_index: WheelIndex) 
             assert bar.get_attribute("value") == bar.get_attribute("max")
             expect(out.locator(".wheelmagic-status")).to_contain_text("installed torch")
             expect(cells.nth(2).locator(".jp-OutputArea")).to_contain_text(
-                "torch 2.14.1+cu130", timeout=60_000)
+                "torch 2.14.1+cu130", timeout=60_000
+            )
             page.wait_for_timeout(300)
             page.screenshot(path=str(shot), full_page=False)
         finally:

@@ -47,8 +47,16 @@ def wm_argv(*args: str) -> list[str]:
 
 def run(argv: list[str], env: dict[str, str], *, preexec=None, timeout: float = 300) -> Ran:  # type: ignore[no-untyped-def]
     start = time.perf_counter()
-    proc = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=timeout,
-                          stdin=subprocess.DEVNULL, cwd=str(ROOT), preexec_fn=preexec)
+    proc = subprocess.run(
+        argv,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+        cwd=str(ROOT),
+        preexec_fn=preexec,
+    )
     return Ran(proc.returncode, proc.stdout, proc.stderr, time.perf_counter() - start)
 
 
@@ -67,11 +75,26 @@ class Setup:
         return Path(self.python).parent.parent
 
     def argv(self, req: str = "torch==2.15.0", *extra: str, url: str | None = None) -> list[str]:
-        return wm_argv("install", req, "--yes", "--index-url", url or self.url, "--platform",
-                       str(snapshot("cpu")), "--python", self.python, *extra)
+        return wm_argv(
+            "install",
+            req,
+            "--yes",
+            "--index-url",
+            url or self.url,
+            "--platform",
+            str(snapshot("cpu")),
+            "--python",
+            self.python,
+            *extra,
+        )
 
-    def install(self, req: str = "torch==2.15.0", *extra: str, env: dict[str, str] | None = None,
-                preexec=None) -> Ran:  # type: ignore[no-untyped-def]
+    def install(
+        self,
+        req: str = "torch==2.15.0",
+        *extra: str,
+        env: dict[str, str] | None = None,
+        preexec=None,
+    ) -> Ran:  # type: ignore[no-untyped-def]
         return run(self.argv(req, *extra), env or self.env, preexec=preexec)
 
     def add(self, **kw: object) -> Path:
@@ -135,8 +158,9 @@ def serve_on(root: Path, port: int, faults: dict[str, Fault] | None = None) -> I
     httpd = _QuietServer(("127.0.0.1", port), _make_handler(server))
     httpd.daemon_threads = True
     server.base_url = f"http://127.0.0.1:{httpd.server_address[1]}/"
-    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05},
-                              daemon=True)
+    thread = threading.Thread(
+        target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+    )
     thread.start()
     try:
         yield server
@@ -171,12 +195,19 @@ def test_server_process_killed_mid_download_then_back(tmp_path: Path) -> None:
         s = _setup(tmp_path, url)
     whl = s.add(payload=4 << 20)
     ready = ctx.Queue()
-    server_a = ctx.Process(target=_slow_server, args=(str(www), port, f"/files/{NEW}", ready),
-                           daemon=True)
+    server_a = ctx.Process(
+        target=_slow_server, args=(str(www), port, f"/files/{NEW}", ready), daemon=True
+    )
     server_a.start()
     ready.get(timeout=30)
-    proc = subprocess.Popen(s.argv(), env=s.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, cwd=str(ROOT))
+    proc = subprocess.Popen(
+        s.argv(),
+        env=s.env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=str(ROOT),
+    )
     part_dir = s.cache / "wheelmagic" / "tmp"
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -198,8 +229,10 @@ def test_server_process_killed_mid_download_then_back(tmp_path: Path) -> None:
     assert int(ranged[0].headers["Range"].split("=")[1].rstrip("-")) >= 300_000
     assert s.build() == NEW_BUILD
     [cached] = [p for p in s.cached() if p.name == NEW]
-    assert hashlib.sha256(cached.read_bytes()).hexdigest() == hashlib.sha256(
-        whl.read_bytes()).hexdigest()
+    assert (
+        hashlib.sha256(cached.read_bytes()).hexdigest()
+        == hashlib.sha256(whl.read_bytes()).hexdigest()
+    )
     assert not list(part_dir.iterdir())
 
 
@@ -211,8 +244,11 @@ def test_server_process_killed_mid_download_then_back(tmp_path: Path) -> None:
 def tmpfs(path: Path, size: str) -> Iterator[Path]:
     path.mkdir(parents=True, exist_ok=True)
     try:
-        subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)],
-                       check=True, capture_output=True)
+        subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)],
+            check=True,
+            capture_output=True,
+        )
     except (OSError, subprocess.CalledProcessError) as err:
         pytest.skip(f"cannot mount a tmpfs here ({err})")
     try:
@@ -222,14 +258,16 @@ def tmpfs(path: Path, size: str) -> Iterator[Path]:
 
 
 def remount(path: Path, size: str) -> None:
-    subprocess.run(["mount", "-o", f"remount,size={size}", str(path)], check=True,
-                   capture_output=True)
+    subprocess.run(
+        ["mount", "-o", f"remount,size={size}", str(path)], check=True, capture_output=True
+    )
 
 
 def _fsize_limit(limit: int):  # type: ignore[no-untyped-def]
     def apply() -> None:
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # writes fail with EFBIG instead
         resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
     return apply
 
 
@@ -309,11 +347,18 @@ def _wait_for(cond, timeout: float = 120) -> bool:  # type: ignore[no-untyped-de
 
 def _kill_install(s: Setup, when: str) -> dict[str, object]:
     """Start an install with the pip backend, SIGKILL its process group at `when`."""
-    site = Path(py(s.python, "import sysconfig; print(sysconfig.get_paths()['purelib'])")
-                .stdout.strip())
-    proc = subprocess.Popen(s.argv("torch==2.15.0", "--backend", "pip"), env=s.env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            cwd=str(ROOT), start_new_session=True)
+    site = Path(
+        py(s.python, "import sysconfig; print(sysconfig.get_paths()['purelib'])").stdout.strip()
+    )
+    proc = subprocess.Popen(
+        s.argv("torch==2.15.0", "--backend", "pip"),
+        env=s.env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=str(ROOT),
+        start_new_session=True,
+    )
     backup_dir = s.prefix / ".wheelmagic-backup"
     if when == "after-backup":
         hit = _wait_for(lambda: backup_dir.is_dir() and any(backup_dir.iterdir()))
@@ -364,9 +409,17 @@ def test_sigkill_mid_install_leaves_no_stale_backup(setup: Setup) -> None:
 
 def test_two_installs_into_one_venv_are_serialised(setup: Setup) -> None:
     setup.add(extra_files=MANY_FILES)
-    procs = [subprocess.Popen(setup.argv("torch==2.15.0", "--backend", backend), env=setup.env,
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                              cwd=str(ROOT)) for backend in ("pip", "uv")]
+    procs = [
+        subprocess.Popen(
+            setup.argv("torch==2.15.0", "--backend", backend),
+            env=setup.env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=str(ROOT),
+        )
+        for backend in ("pip", "uv")
+    ]
     outs = [p.communicate(timeout=300) for p in procs]
     for p, (out, err) in zip(procs, outs, strict=True):
         assert p.returncode == 0, out + err
@@ -399,12 +452,16 @@ print("ok")
 def test_eight_processes_fill_one_cache(tmp_path: Path) -> None:
     files = tmp_path / "www" / "files"
     files.mkdir(parents=True)
-    shared = [random_file(files / f"shared{i}-1.0-py3-none-any.whl", (1 << 20) + i * 4099, i)
-              for i in range(4)]
-    own = [random_file(files / f"own{i}-1.0-py3-none-any.whl", (1 << 19) + i, 10 + i)
-           for i in range(8)]
-    meta = {p.name: (hashlib.sha256(p.read_bytes()).hexdigest(), p.stat().st_size)
-            for p in shared + own}
+    shared = [
+        random_file(files / f"shared{i}-1.0-py3-none-any.whl", (1 << 20) + i * 4099, i)
+        for i in range(4)
+    ]
+    own = [
+        random_file(files / f"own{i}-1.0-py3-none-any.whl", (1 << 19) + i, 10 + i) for i in range(8)
+    ]
+    meta = {
+        p.name: (hashlib.sha256(p.read_bytes()).hexdigest(), p.stat().st_size) for p in shared + own
+    }
     cache = tmp_path / "shared-cache"
     seen_bad: list[str] = []
     seen: set[str] = set()
@@ -430,12 +487,18 @@ def test_eight_processes_fill_one_cache(tmp_path: Path) -> None:
         watcher.start()
         procs = []
         for i in range(8):
-            mine = shared[i % 4:] + shared[: i % 4] + [own[i]]
+            mine = shared[i % 4 :] + shared[: i % 4] + [own[i]]
             items = [(srv.url(f"files/{p.name}"), p.name, *meta[p.name]) for p in mine]
-            procs.append(subprocess.Popen(
-                [sys.executable, "-c", FETCH, str(cache), json.dumps(items)], cwd=str(ROOT),
-                env={**os.environ, "PYTHONPATH": str(ROOT)}, stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE, text=True))
+            procs.append(
+                subprocess.Popen(
+                    [sys.executable, "-c", FETCH, str(cache), json.dumps(items)],
+                    cwd=str(ROOT),
+                    env={**os.environ, "PYTHONPATH": str(ROOT)},
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.PIPE,
+                    text=True,
+                )
+            )
         results = [p.communicate(timeout=300) for p in procs]
         stop.set()
         watcher.join(timeout=10)
@@ -443,8 +506,10 @@ def test_eight_processes_fill_one_cache(tmp_path: Path) -> None:
             assert p.returncode == 0 and "ok" in out, err
         # each file went over the wire once: the others waited on its lock, then hit the cache
         for p in shared + own:
-            assert srv.body_count(f"/files/{p.name}") == 1, (p.name, srv.statuses(
-                f"/files/{p.name}"))
+            assert srv.body_count(f"/files/{p.name}") == 1, (
+                p.name,
+                srv.statuses(f"/files/{p.name}"),
+            )
     assert seen_bad == []
     assert seen == set(meta)
     entries = [p for p in cache.glob("wheels/*/*/*")]

@@ -38,9 +38,20 @@ class Setup:
     cache: Path
 
     def install(self, *reqs: str, extra: tuple[str, ...] = (), timeout: float = 300) -> object:
-        return wheelmagic("install", *reqs, "--yes", "--index-url", self.srv.url("simple/"),
-                          "--platform", str(snapshot("cpu")), "--python", self.python, *extra,
-                          env=self.env, timeout=timeout)
+        return wheelmagic(
+            "install",
+            *reqs,
+            "--yes",
+            "--index-url",
+            self.srv.url("simple/"),
+            "--platform",
+            str(snapshot("cpu")),
+            "--python",
+            self.python,
+            *extra,
+            env=self.env,
+            timeout=timeout,
+        )
 
     def add(self, **kw: object) -> None:
         """Add torch 2.15.0 (with `kw`) to the index and rebuild it."""
@@ -118,8 +129,12 @@ def test_installer_fails_midway(setup: Setup, backend: str) -> None:
     assert ran.returncode != 0  # type: ignore[attr-defined]
     assert "could not install torch 2.15.0" in ran.stderr  # type: ignore[attr-defined]
     assert setup.build() == "2.14.1+cpu cpu"
-    check = subprocess.run([sys.executable, "-m", "pip", "--python", setup.python, "check"],
-                           capture_output=True, text=True, env=setup.env)
+    check = subprocess.run(
+        [sys.executable, "-m", "pip", "--python", setup.python, "check"],
+        capture_output=True,
+        text=True,
+        env=setup.env,
+    )
     assert check.returncode == 0, check.stdout
 
 
@@ -145,9 +160,25 @@ def test_interrupted_download(setup: Setup) -> None:
     setup.add(requires=["filelock"], payload=2 << 20)
     setup.srv.faults[NEW] = Fault("slow", delay=0.2, times=None)
     proc = subprocess.Popen(
-        [sys.executable, "-m", "wheelmagic", "install", "torch==2.15.0", "--yes", "--index-url",
-         setup.srv.url("simple/"), "--platform", str(snapshot("cpu")), "--python",
-         setup.python], env=setup.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        [
+            sys.executable,
+            "-m",
+            "wheelmagic",
+            "install",
+            "torch==2.15.0",
+            "--yes",
+            "--index-url",
+            setup.srv.url("simple/"),
+            "--platform",
+            str(snapshot("cpu")),
+            "--python",
+            setup.python,
+        ],
+        env=setup.env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     deadline = time.monotonic() + 60
     while setup.srv.count(NEW) == 0 and time.monotonic() < deadline:
         time.sleep(0.05)

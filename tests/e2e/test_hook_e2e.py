@@ -27,13 +27,17 @@ ROOT = Path(__file__).resolve().parents[2]
 H100 = ROOT / "tests" / "data" / "platforms" / "nvidia-h100-driver580.snapshot.json"
 NO_GPU = {"os": "linux", "arch": "x86_64", "cpu": {"x86_64_level": 3}}
 VERSION = "2.9.0"
-IMPORT = ("import wheelmagic.hook as h; h.install(); import torch; "
-          "print('BUILD', torch.__build__)")
+IMPORT = "import wheelmagic.hook as h; h.install(); import torch; print('BUILD', torch.__build__)"
 
 
 def _publish(wheels: Path, out: Path) -> Path:
-    subprocess.run([sys.executable, "-m", "wheelmagic", "index", "build", str(wheels), str(out)],
-                   check=True, capture_output=True, text=True, cwd=ROOT)
+    subprocess.run(
+        [sys.executable, "-m", "wheelmagic", "index", "build", str(wheels), str(out)],
+        check=True,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
     return out
 
 
@@ -78,40 +82,82 @@ def _snapshot(tmp_path: Path, facts: dict[str, object] | None) -> str:
     return str(path)
 
 
-def run(venv: Path, code: str, *, platform: str, index: Server, cache: Path,
-        policy: str | None = None, index_url: str | None = None
-        ) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("WHEELMAGIC_", "PIP_", "UV_")) and k != "PYTHONPATH"}
-    env.update(WHEELMAGIC_PLATFORM=platform, WHEELMAGIC_CACHE_DIR=str(cache),
-               WHEELMAGIC_INDEX_URL=index_url or index.url("simple/"), PYTHONNOUSERSITE="1")
+def run(
+    venv: Path,
+    code: str,
+    *,
+    platform: str,
+    index: Server,
+    cache: Path,
+    policy: str | None = None,
+    index_url: str | None = None,
+) -> subprocess.CompletedProcess[str]:
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("WHEELMAGIC_", "PIP_", "UV_")) and k != "PYTHONPATH"
+    }
+    env.update(
+        WHEELMAGIC_PLATFORM=platform,
+        WHEELMAGIC_CACHE_DIR=str(cache),
+        WHEELMAGIC_INDEX_URL=index_url or index.url("simple/"),
+        PYTHONNOUSERSITE="1",
+    )
     if policy is not None:
         env["WHEELMAGIC_ON_MISMATCH"] = policy
-    return subprocess.run([str(venv / "bin" / "python"), "-c", code], env=env,
-                          capture_output=True, text=True, timeout=300, cwd=venv)
+    return subprocess.run(
+        [str(venv / "bin" / "python"), "-c", code],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=venv,
+    )
 
 
 def install(venv: Path, label: str, *, index: Server, cache: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("WHEELMAGIC_", "PIP_"))}
     env.update(WHEELMAGIC_PLATFORM=str(H100), WHEELMAGIC_CACHE_DIR=str(cache))
-    r = subprocess.run([str(venv / "bin" / "python"), "-m", "wheelmagic", "install",
-                        f"torch=={VERSION}", "--variant", label, "--yes",
-                        "--index-url", index.url("simple/")],
-                       env=env, capture_output=True, text=True, timeout=300)
+    r = subprocess.run(
+        [
+            str(venv / "bin" / "python"),
+            "-m",
+            "wheelmagic",
+            "install",
+            f"torch=={VERSION}",
+            "--variant",
+            label,
+            "--yes",
+            "--index-url",
+            index.url("simple/"),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert r.returncode == 0, r.stderr
 
 
 def build_of(venv: Path, tmp_path: Path) -> str:  # noqa: ARG001
     """The installed build, read from torch/version.py without importing torch."""
-    r = subprocess.run([str(venv / "bin" / "python"), "-c",
-                        "import importlib.util as u, pathlib; s = u.find_spec('torch'); "
-                        "print(pathlib.Path(s.origin).with_name('version.py').read_text())"],
-                       capture_output=True, text=True, check=True)
+    r = subprocess.run(
+        [
+            str(venv / "bin" / "python"),
+            "-c",
+            "import importlib.util as u, pathlib; s = u.find_spec('torch'); "
+            "print(pathlib.Path(s.origin).with_name('version.py').read_text())",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return r.stdout
 
 
 def test_cuda_build_on_a_machine_without_gpu_is_fixed_in_process(
-        venv: Path, index: Server, tmp_path: Path) -> None:
+    venv: Path, index: Server, tmp_path: Path
+) -> None:
     cache = tmp_path / "cache"
     install(venv, "cuda12.8", index=index, cache=cache)
     no_gpu = _snapshot(tmp_path, NO_GPU)
@@ -142,13 +188,15 @@ def test_cpu_build_on_a_gpu_machine(venv: Path, index: Server, tmp_path: Path) -
 
 
 @pytest.mark.parametrize("policy", ["warn", "off"])
-def test_warn_and_off_change_nothing(venv: Path, index: Server, tmp_path: Path,
-                                     policy: str) -> None:
+def test_warn_and_off_change_nothing(
+    venv: Path, index: Server, tmp_path: Path, policy: str
+) -> None:
     cache = tmp_path / "cache"
     install(venv, "cuda12.8", index=index, cache=cache)
     before = build_of(venv, tmp_path)
-    r = run(venv, IMPORT, platform=_snapshot(tmp_path, NO_GPU), index=index, cache=cache,
-            policy=policy)
+    r = run(
+        venv, IMPORT, platform=_snapshot(tmp_path, NO_GPU), index=index, cache=cache, policy=policy
+    )
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == "BUILD cuda12.8"
     assert build_of(venv, tmp_path) == before
@@ -159,15 +207,22 @@ def test_warn_and_off_change_nothing(venv: Path, index: Server, tmp_path: Path,
         assert "to fix it run: wheelmagic install torch" in r.stderr
 
 
-def test_failed_fix_leaves_the_build_and_does_not_loop(venv: Path, index: Server,
-                                                       tmp_path: Path) -> None:
+def test_failed_fix_leaves_the_build_and_does_not_loop(
+    venv: Path, index: Server, tmp_path: Path
+) -> None:
     cache = tmp_path / "cache"
     install(venv, "cuda12.8", index=index, cache=cache)
     before = build_of(venv, tmp_path)
     dead = "http://127.0.0.1:9/simple/"
     for attempt in range(3):
-        r = run(venv, IMPORT, platform=_snapshot(tmp_path, NO_GPU), index=index, cache=cache,
-                index_url=dead)
+        r = run(
+            venv,
+            IMPORT,
+            platform=_snapshot(tmp_path, NO_GPU),
+            index=index,
+            cache=cache,
+            index_url=dead,
+        )
         assert r.returncode == 0, r.stderr  # the old build still imports
         assert r.stdout.strip() == "BUILD cuda12.8"
         assert build_of(venv, tmp_path) == before
@@ -179,7 +234,8 @@ def test_failed_fix_leaves_the_build_and_does_not_loop(venv: Path, index: Server
 
 
 def test_failing_import_is_explained_fixed_and_works_after_restart(
-        venv: Path, index: Server, broken_index: Server, tmp_path: Path) -> None:
+    venv: Path, index: Server, broken_index: Server, tmp_path: Path
+) -> None:
     cache = tmp_path / "cache"
     install(venv, "cuda13.0", index=broken_index, cache=cache)
     r = run(venv, IMPORT, platform=str(H100), index=index, cache=cache)

@@ -107,8 +107,18 @@ def venv(tmp_path_factory: pytest.TempPathFactory) -> Venv:
     python = make_venv(base / "venv", with_pip=False)
     env = clean_env(base / "cache")
     with serve_directory(base / "www") as srv:
-        ran = wheelmagic("install", "torch==2.14.1", "--yes", "--index-url", srv.url("simple/"),
-                         "--platform", str(snapshot("cpu")), "--python", python, env=env)
+        ran = wheelmagic(
+            "install",
+            "torch==2.14.1",
+            "--yes",
+            "--index-url",
+            srv.url("simple/"),
+            "--platform",
+            str(snapshot("cpu")),
+            "--python",
+            python,
+            env=env,
+        )
     assert ran.returncode == 0, ran.output
     v = Venv(python, base / "venv", base)
     assert v.build() == BASELINE
@@ -130,13 +140,29 @@ class World:
     def wm_cache(self) -> Path:
         return self.cache / "wheelmagic"
 
-    def install(self, *reqs: str, platform: str = "cpu", index_url: str | None = None,
-                extra: tuple[str, ...] = (), python: str | None = None,
-                env: dict[str, str] | None = None) -> Ran:
-        return wheelmagic("install", *reqs, "--yes", "--index-url",
-                          index_url or self.srv.url("simple/"), "--platform",
-                          str(snapshot(platform)), "--python", python or self.venv.python,
-                          *extra, env=env or self.env, timeout=300)
+    def install(
+        self,
+        *reqs: str,
+        platform: str = "cpu",
+        index_url: str | None = None,
+        extra: tuple[str, ...] = (),
+        python: str | None = None,
+        env: dict[str, str] | None = None,
+    ) -> Ran:
+        return wheelmagic(
+            "install",
+            *reqs,
+            "--yes",
+            "--index-url",
+            index_url or self.srv.url("simple/"),
+            "--platform",
+            str(snapshot(platform)),
+            "--python",
+            python or self.venv.python,
+            *extra,
+            env=env or self.env,
+            timeout=300,
+        )
 
     # -- tampering ---------------------------------------------------------------------------
 
@@ -218,9 +244,15 @@ def world(tmp_path: Path, venv: Venv) -> Iterator[World]:
     cache = tmp_path / "cache"
     home = tmp_path / "home"
     (home / "tmp").mkdir(parents=True)
-    env = clean_env(cache, {"HOME": str(home), "TMPDIR": str(home / "tmp"),
-                            "XDG_CACHE_HOME": str(home / ".cache"),
-                            "XDG_CONFIG_HOME": str(home / ".config")})
+    env = clean_env(
+        cache,
+        {
+            "HOME": str(home),
+            "TMPDIR": str(home / "tmp"),
+            "XDG_CACHE_HOME": str(home / ".cache"),
+            "XDG_CONFIG_HOME": str(home / ".config"),
+        },
+    )
     with serve_directory(www) as srv:
         yield World(tmp_path, www, cache, env, srv, venv)
 
@@ -234,8 +266,9 @@ def test_index_lists_a_wrong_hash(world: World) -> None:
     world.set_hash(NULL, hashlib.sha256(b"something else").hexdigest())
     world.snapshot_trees()
     ran = world.install("torch==2.15.0")
-    world.assert_refused(ran, NULL, "failed verification", "sha256",
-                         world.srv.url(""), "not installed")
+    world.assert_refused(
+        ran, NULL, "failed verification", "sha256", world.srv.url(""), "not installed"
+    )
     assert world.srv.body_count(f"/files/{NULL}") >= 1  # it was really fetched, then discarded
     assert NULL not in world.cached_wheels()
     assert world.partial_files() == []
@@ -269,8 +302,12 @@ def test_wheel_variant_json_disagrees_with_index(world: World, tmp_path: Path, l
     """The index says `cuda13.0` fits an H100 (CUDA >= 13.0); the wheel itself says otherwise."""
     liar_dir = tmp_path / "liar"
     if lie == "properties":  # same label, but needs CUDA 99 and an arch no GPU has
-        liar = build_wheel(liar_dir, version="2.15.0", label="cuda13.0", properties={
-            "nvidia": {"cuda_version_lower_bound": ["99.0"], "sm_arch": ["999_real"]}})
+        liar = build_wheel(
+            liar_dir,
+            version="2.15.0",
+            label="cuda13.0",
+            properties={"nvidia": {"cuda_version_lower_bound": ["99.0"], "sm_arch": ["999_real"]}},
+        )
     else:  # the file is named cuda13.0 but describes the cuda12.8 build
         src = build_wheel(liar_dir, version="2.15.0", label="cuda12.8")
         liar = src.with_name(CUDA)
@@ -291,8 +328,14 @@ def test_label_missing_from_variants_json(world: World) -> None:
     world.replace_file(VJSON, json.dumps(doc).encode())
     world.snapshot_trees()
     ran = world.install("torch==2.15.0")
-    world.assert_refused(ran, "torch==2.15.0", NULL, "label 'null' is missing from",
-                         world.srv.url(f"files/{VJSON}"), "--explain")
+    world.assert_refused(
+        ran,
+        "torch==2.15.0",
+        NULL,
+        "label 'null' is missing from",
+        world.srv.url(f"files/{VJSON}"),
+        "--explain",
+    )
     assert world.srv.count(f"/files/{NULL}") == 0  # never downloaded
     assert world.cached_wheels() == []
 
@@ -342,12 +385,21 @@ def _hostile_variants_json(kind: str, honest: dict[str, Any]) -> bytes:
     raise AssertionError(kind)
 
 
-VARIANTS_JSON_CASES = ["over-5MiB-cap", "nested-past-depth-cap", "nested-past-recursion-limit",
-                       "unknown-schema", "not-json"]
+VARIANTS_JSON_CASES = [
+    "over-5MiB-cap",
+    "nested-past-depth-cap",
+    "nested-past-recursion-limit",
+    "unknown-schema",
+    "not-json",
+]
 #: what the real cause looks like in wheelmagic.index.client / variants.metadata
-CAUSE = {"over-5MiB-cap": "byte limit", "nested-past-depth-cap": "nests deeper than 32",
-         "nested-past-recursion-limit": "not valid JSON", "unknown-schema": "unknown $schema",
-         "not-json": "not valid JSON"}
+CAUSE = {
+    "over-5MiB-cap": "byte limit",
+    "nested-past-depth-cap": "nests deeper than 32",
+    "nested-past-recursion-limit": "not valid JSON",
+    "unknown-schema": "unknown $schema",
+    "not-json": "not valid JSON",
+}
 
 
 @pytest.mark.parametrize("kind", VARIANTS_JSON_CASES)
@@ -384,18 +436,27 @@ def test_variants_json_hash_mismatch(world: World) -> None:
 # hostile PEP 691 pages
 
 
-@pytest.mark.parametrize("kind", ["declared-over-64MiB", "streamed-over-64MiB",
-                                  "nested-past-recursion-limit", "not-an-object",
-                                  "api-version-2"])
+@pytest.mark.parametrize(
+    "kind",
+    [
+        "declared-over-64MiB",
+        "streamed-over-64MiB",
+        "nested-past-recursion-limit",
+        "not-an-object",
+        "api-version-2",
+    ],
+)
 def test_hostile_project_page(world: World, kind: str) -> None:
     page = world.www / "simple" / "torch" / "index.json"
     json_type = "application/vnd.pypi.simple.v1+json"
     if kind == "declared-over-64MiB":
         world.srv.faults["/simple/torch/"] = Fault(
-            "body", times=None, body=b" " * (65 << 20), content_type=json_type)
+            "body", times=None, body=b" " * (65 << 20), content_type=json_type
+        )
     elif kind == "streamed-over-64MiB":  # no Content-Length: the cap must hold while reading
-        page.write_bytes(b'{"meta": {"api-version": "1.1"}, "files": [], "x": "'
-                         + b"a" * (65 << 20) + b'"}')
+        page.write_bytes(
+            b'{"meta": {"api-version": "1.1"}, "files": [], "x": "' + b"a" * (65 << 20) + b'"}'
+        )
         world.srv.faults["/simple/torch/"] = Fault("truncate", times=None, after=70 << 20)
     elif kind == "nested-past-recursion-limit":
         page.write_bytes(b'{"files": ' + b"[" * 200_000 + b"]" * 200_000 + b"}")
@@ -406,9 +467,13 @@ def test_hostile_project_page(world: World, kind: str) -> None:
     world.snapshot_trees()
     ran = world.install("torch==2.15.0")
     world.assert_refused(ran, "no index could be read for torch", world.srv.url("simple/"))
-    expected = {"declared-over-64MiB": "byte limit", "streamed-over-64MiB": "byte limit",
-                "nested-past-recursion-limit": "not valid JSON",
-                "not-an-object": "not an object", "api-version-2": "unsupported simple API"}
+    expected = {
+        "declared-over-64MiB": "byte limit",
+        "streamed-over-64MiB": "byte limit",
+        "nested-past-recursion-limit": "not valid JSON",
+        "not-an-object": "not an object",
+        "api-version-2": "unsupported simple API",
+    }
     assert expected[kind] in ran.stderr
     assert world.cached_wheels() == []
 
@@ -451,8 +516,11 @@ def test_unsafe_or_odd_file_names(world: World, case: str) -> None:
     world.snapshot_trees()
     ran = world.install("torch==2.15.0")
     world.assert_refused(ran, "no installable build of torch==2.15.0", "--explain")
-    assert [r.path for r in world.srv.requests if r.path.startswith("/files/")
-            and r.path.endswith(".whl")] == []  # no file was requested at all
+    assert [
+        r.path
+        for r in world.srv.requests
+        if r.path.startswith("/files/") and r.path.endswith(".whl")
+    ] == []  # no file was requested at all
     assert world.cached_wheels() == []
     assert not list(world.tmp.rglob("evil*")) and not list(world.cache.parent.glob("*.whl"))
 
@@ -468,14 +536,20 @@ def _port(srv: Server) -> int:
 def test_plain_http_index_is_refused_before_any_request(world: World) -> None:
     world.snapshot_trees()
     ran = world.install("torch", index_url="http://example.invalid/simple/")
-    world.assert_refused(ran, "refusing plain-http index", "example.invalid",
-                         "--trusted-host example.invalid")
+    world.assert_refused(
+        ran, "refusing plain-http index", "example.invalid", "--trusted-host example.invalid"
+    )
     assert ran.seconds < 30  # no DNS look-up, no retries
 
 
-@pytest.mark.parametrize("target", ["http://localhost.:{port}/mirror/torch/",
-                                    "http://example.invalid/simple/torch/",
-                                    "ftp://127.0.0.1:{port}/mirror/torch/"])
+@pytest.mark.parametrize(
+    "target",
+    [
+        "http://localhost.:{port}/mirror/torch/",
+        "http://example.invalid/simple/torch/",
+        "ftp://127.0.0.1:{port}/mirror/torch/",
+    ],
+)
 def test_page_redirect_off_loopback_is_refused(world: World, target: str) -> None:
     """`localhost.` is not treated as loopback (only `localhost` and loopback IPs are)."""
     shutil.copytree(world.www / "simple" / "torch", world.www / "mirror" / "torch")
@@ -488,12 +562,12 @@ def test_page_redirect_off_loopback_is_refused(world: World, target: str) -> Non
 
 
 def test_download_redirect_to_plain_http_host_is_refused(world: World) -> None:
-    world.srv.faults[f"/files/{NULL}"] = Fault("redirect", times=None,
-                                               location="http://evil.example.invalid/t.whl")
+    world.srv.faults[f"/files/{NULL}"] = Fault(
+        "redirect", times=None, location="http://evil.example.invalid/t.whl"
+    )
     world.snapshot_trees()
     ran = world.install("torch==2.15.0")
-    world.assert_refused(ran, NULL, "refusing redirect", "evil.example.invalid",
-                         "--trusted-host")
+    world.assert_refused(ran, NULL, "refusing redirect", "evil.example.invalid", "--trusted-host")
     assert world.cached_wheels() == [] and world.partial_files() == []
 
 
@@ -502,9 +576,14 @@ def test_loopback_redirect_is_followed_and_credentials_stay_behind(world: World)
     shutil.copytree(world.www / "simple" / "torch", world.www / "mirror" / "torch")
     port = _port(world.srv)
     world.srv.faults["/simple/torch/"] = Fault(
-        "redirect", times=None, location=f"http://localhost:{port}/mirror/torch/")
-    ran = world.install("torch==2.15.0", "--dry-run", "--json",
-                        index_url=f"http://alice:s3cret@127.0.0.1:{port}/simple/")
+        "redirect", times=None, location=f"http://localhost:{port}/mirror/torch/"
+    )
+    ran = world.install(
+        "torch==2.15.0",
+        "--dry-run",
+        "--json",
+        index_url=f"http://alice:s3cret@127.0.0.1:{port}/simple/",
+    )
     assert ran.returncode == 0, ran.output
     plan = json.loads(ran.stdout)
     assert plan["packages"][0]["filename"] == NULL
@@ -519,8 +598,12 @@ def test_loopback_redirect_is_followed_and_credentials_stay_behind(world: World)
 @pytest.mark.parametrize("mode", ["--json", "--explain"])
 def test_index_password_is_never_printed(world: World, mode: str) -> None:
     port = _port(world.srv)
-    ran = world.install("torch==2.15.0", "--dry-run", mode,
-                        index_url=f"http://alice:s3cret@127.0.0.1:{port}/simple/")
+    ran = world.install(
+        "torch==2.15.0",
+        "--dry-run",
+        mode,
+        index_url=f"http://alice:s3cret@127.0.0.1:{port}/simple/",
+    )
     assert ran.returncode == 0, ran.output
     assert "s3cret" not in ran.output
 
@@ -538,8 +621,9 @@ def serve_https(root: Path, cert: Path, key: Path) -> Iterator[Server]:
     ctx.load_cert_chain(cert, key)
     httpd.socket = ctx.wrap_socket(httpd.socket, server_side=True)
     server.base_url = f"https://127.0.0.1:{httpd.server_address[1]}/"
-    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05},
-                              daemon=True)
+    thread = threading.Thread(
+        target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+    )
     thread.start()
     try:
         yield server
@@ -556,9 +640,28 @@ def https_world(world: World) -> Iterator[World]:
     certs = world.tmp / "certs"
     certs.mkdir()
     cert, key = certs / "cert.pem", certs / "key.pem"
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
-                    "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
-                    "-keyout", str(key), "-out", str(cert)], check=True, capture_output=True)
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
+        check=True,
+        capture_output=True,
+    )
     with serve_https(world.www, cert, key) as srv:
         world.srv = srv
         world.env["REQUESTS_CA_BUNDLE"] = str(cert)
@@ -573,8 +676,7 @@ def test_https_index_works(https_world: World) -> None:
 
 
 @pytest.mark.parametrize("where", ["page", "file"])
-def test_https_index_redirecting_to_plain_http_is_refused(https_world: World, where: str
-                                                          ) -> None:
+def test_https_index_redirecting_to_plain_http_is_refused(https_world: World, where: str) -> None:
     w = https_world
     path = "/simple/torch/" if where == "page" else f"/files/{NULL}"
     location = "http://mirror.example.invalid" + path
@@ -590,8 +692,9 @@ def test_https_with_an_untrusted_certificate_is_refused(https_world: World) -> N
     env = {k: v for k, v in https_world.env.items() if k != "REQUESTS_CA_BUNDLE"}
     https_world.snapshot_trees()
     ran = https_world.install("torch==2.15.0", env=env)
-    https_world.assert_refused(ran, "no index could be read for torch",
-                               https_world.srv.url("simple/"))
+    https_world.assert_refused(
+        ran, "no index could be read for torch", https_world.srv.url("simple/")
+    )
     assert "CERTIFICATE_VERIFY_FAILED" in ran.stderr or "certificate" in ran.stderr.lower()
 
 

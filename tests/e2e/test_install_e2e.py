@@ -41,8 +41,17 @@ class World:
         self.url = srv.url("simple/")
 
     def cli(self, *args: str, platform: str, timeout: float = 900):  # type: ignore[no-untyped-def]
-        return wheelmagic(*args, "--index-url", self.url, "--platform", str(snapshot(platform)),
-                          "--python", self.python, env=self.env, timeout=timeout)
+        return wheelmagic(
+            *args,
+            "--index-url",
+            self.url,
+            "--platform",
+            str(snapshot(platform)),
+            "--python",
+            self.python,
+            env=self.env,
+            timeout=timeout,
+        )
 
     def plan(self, platform: str) -> dict:  # type: ignore[type-arg]
         ran = self.cli("install", "torch", "--dry-run", "--json", platform=platform)
@@ -50,9 +59,13 @@ class World:
         return json.loads(ran.stdout)  # type: ignore[no-any-return]
 
     def torch(self) -> str:
-        ran = py(self.python, "import torch; t = torch.ones(2); "
-                 "print(torch.__version__, torch.version.cuda, torch.cuda.is_available(), "
-                 "int(t.sum()))", self.env)
+        ran = py(
+            self.python,
+            "import torch; t = torch.ones(2); "
+            "print(torch.__version__, torch.version.cuda, torch.cuda.is_available(), "
+            "int(t.sum()))",
+            self.env,
+        )
         assert ran.returncode == 0, ran.output
         return ran.stdout.strip().splitlines()[-1]
 
@@ -106,13 +119,16 @@ def test_h100_snapshot_installs_cuda13_with_nvidia_deps(world: World) -> None:
     # this machine has no GPU: the CUDA build imports and reports no device
     assert world.torch() == "2.14.1+cu130 13.0 False 2"
     world.healthy()
-    listed = py(world.python, "import importlib.metadata as m; "
-                "print(sorted(d.metadata['Name'].lower() for d in m.distributions()))").stdout
-    for dep in ("nvidia-cublas", "nvidia-cudnn-cu13", "nvidia-nccl-cu13", "cuda-toolkit",
-                "triton"):
+    listed = py(
+        world.python,
+        "import importlib.metadata as m; "
+        "print(sorted(d.metadata['Name'].lower() for d in m.distributions()))",
+    ).stdout
+    for dep in ("nvidia-cublas", "nvidia-cudnn-cu13", "nvidia-nccl-cu13", "cuda-toolkit", "triton"):
         assert dep in listed, listed
-    doctor = wheelmagic("doctor", "--platform", str(snapshot("h100")), "--python", world.python,
-                        env=world.env)
+    doctor = wheelmagic(
+        "doctor", "--platform", str(snapshot("h100")), "--python", world.python, env=world.env
+    )
     assert doctor.returncode == 0, doctor.output
     assert "fits" in doctor.output
     again = world.cli("preinstall", "torch", platform="h100")

@@ -47,26 +47,41 @@ def make_kernel_venv(base: Path, *, enabled: bool = True) -> KernelVenv:
     from wheelmagic.commands.enable import enable
 
     prefix = base / "venv"
-    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(prefix)], check=True,
-                   timeout=120)
+    subprocess.run(
+        [sys.executable, "-m", "venv", "--without-pip", str(prefix)], check=True, timeout=120
+    )
     python = str(prefix / "bin" / "python")
     site = subprocess.run(
         [python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-        check=True, capture_output=True, text=True, timeout=60).stdout.strip()
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    ).stdout.strip()
     parent = sysconfig.get_paths()["purelib"]  # .venv's: ipykernel, IPython, wheelmagic (editable)
     Path(site, "zz_wheelmagic_tests_parent.pth").write_text(
-        f"import site; site.addsitedir({parent!r})\n")
+        f"import site; site.addsitedir({parent!r})\n"
+    )
     if enabled:
         enable("sys-prefix", prefix=str(prefix))
     kernels = prefix.parent / "kernels"
     spec = kernels / "wm"
     spec.mkdir(parents=True)
-    (spec / "kernel.json").write_text(json.dumps({
-        "argv": [python, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
-        "display_name": "wheelmagic test venv", "language": "python",
-    }))
-    check = subprocess.run([python, "-c", "import sys, ipykernel, wheelmagic; print(sys.prefix)"],
-                           capture_output=True, text=True, timeout=60)
+    (spec / "kernel.json").write_text(
+        json.dumps(
+            {
+                "argv": [python, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+                "display_name": "wheelmagic test venv",
+                "language": "python",
+            }
+        )
+    )
+    check = subprocess.run(
+        [python, "-c", "import sys, ipykernel, wheelmagic; print(sys.prefix)"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert check.returncode == 0 and check.stdout.strip() == str(prefix), check.stderr
     return KernelVenv(prefix, python, kernels)
 
@@ -79,15 +94,20 @@ def kernel_venv(tmp_path_factory: pytest.TempPathFactory) -> KernelVenv:
 
 def kernel_env(tmp: Path, **extra: str) -> dict[str, str]:
     """An isolated environment for a kernel: own IPYTHONDIR, cache and HOME."""
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("WHEELMAGIC_", "PIP_", "UV_", "VIRTUAL_ENV", "PYTHON"))}
-    env.update({
-        "HOME": str(tmp / "home"),
-        "IPYTHONDIR": str(tmp / "ipython"),
-        "WHEELMAGIC_CACHE_DIR": str(tmp / "cache"),
-        "JUPYTER_PLATFORM_DIRS": "1",
-        "PIP_DISABLE_PIP_VERSION_CHECK": "1",
-    })
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("WHEELMAGIC_", "PIP_", "UV_", "VIRTUAL_ENV", "PYTHON"))
+    }
+    env.update(
+        {
+            "HOME": str(tmp / "home"),
+            "IPYTHONDIR": str(tmp / "ipython"),
+            "WHEELMAGIC_CACHE_DIR": str(tmp / "cache"),
+            "JUPYTER_PLATFORM_DIRS": "1",
+            "PIP_DISABLE_PIP_VERSION_CHECK": "1",
+        }
+    )
     env.update(extra)
     return env
 
@@ -136,12 +156,18 @@ class Kernel:
         self.kc.start_channels()
         await self.kc.wait_for_ready(timeout=timeout)
 
-    async def run(self, code: str, timeout: float = 120,
-                  user_expressions: dict[str, str] | None = None) -> Reply:
+    async def run(
+        self, code: str, timeout: float = 120, user_expressions: dict[str, str] | None = None
+    ) -> Reply:
         """Execute `code`; collect its stream, display and error output until idle."""
         msg_id = self.kc.execute(code, user_expressions=user_expressions or {})
-        out: dict[str, Any] = {"stdout": "", "stderr": "", "displays": [], "updates": [],
-                               "error": None}
+        out: dict[str, Any] = {
+            "stdout": "",
+            "stderr": "",
+            "displays": [],
+            "updates": [],
+            "error": None,
+        }
         deadline = time.monotonic() + timeout
         while True:
             left = deadline - time.monotonic()
@@ -167,8 +193,14 @@ class Kernel:
         while reply["parent_header"].get("msg_id") != msg_id:
             reply = await self.kc.get_shell_msg(timeout=max(deadline - time.monotonic(), 1))
         c = reply["content"]
-        return Reply(c["status"], c.get("execution_count"), reply["header"]["session"],
-                     c.get("user_expressions", {}), raw=reply, **out)
+        return Reply(
+            c["status"],
+            c.get("execution_count"),
+            reply["header"]["session"],
+            c.get("user_expressions", {}),
+            raw=reply,
+            **out,
+        )
 
     async def wait_restarted(self, timeout: float = 60) -> None:
         await asyncio.wait_for(self.restarted.wait(), timeout)
@@ -182,15 +214,17 @@ class Kernel:
 
 
 @contextlib.asynccontextmanager
-async def running_kernel(venv: KernelVenv, env: dict[str, str],
-                         cwd: Path | None = None) -> AsyncIterator[Kernel]:
+async def running_kernel(
+    venv: KernelVenv, env: dict[str, str], cwd: Path | None = None
+) -> AsyncIterator[Kernel]:
     from jupyter_client.ioloop import AsyncIOLoopKernelManager
     from jupyter_client.kernelspec import KernelSpecManager
     from traitlets.config import Config
 
     cfg = Config({"AsyncIOLoopKernelRestarter": {"time_to_dead": 0.5}})
     km = AsyncIOLoopKernelManager(
-        kernel_name="wm", config=cfg,
+        kernel_name="wm",
+        config=cfg,
         kernel_spec_manager=KernelSpecManager(kernel_dirs=[str(venv.kernels)]),
     )
     await km.start_kernel(env=env, cwd=str(cwd) if cwd else None)
@@ -234,8 +268,14 @@ def wheel_index(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WheelIndex
     # variants.json, and would judge an installed priority-labelled build broken.
     build_wheel(wheels, "torch", "2.14.1", label="null", payload=3 << 20, properties={})
     for label in ("cuda12.8", "cuda13.0"):
-        build_wheel(wheels, "torch", "2.14.1", label=label, payload=3 << 20,
-                    properties={"nvidia": LABELS[label]["nvidia"]})
+        build_wheel(
+            wheels,
+            "torch",
+            "2.14.1",
+            label=label,
+            payload=3 << 20,
+            properties={"nvidia": LABELS[label]["nvidia"]},
+        )
     build_plain_wheel(wheels, "filelock", "3.0")
     www = base / "www"
     build_index(wheels, www, link="copy")
@@ -252,10 +292,12 @@ def snapshot(name: str = "h100-driver580") -> Path:
 
 def pipeline_ready() -> str | None:
     """Why the full install pipeline cannot run yet (layers still landing), or None."""
-    for mod, attr in (("wheelmagic.platform", "current_platform"),
-                      ("wheelmagic.providers", "supported_properties"),
-                      ("wheelmagic.execute", "execute"),
-                      ("wheelmagic.commands.install", "make_plan_for")):
+    for mod, attr in (
+        ("wheelmagic.platform", "current_platform"),
+        ("wheelmagic.providers", "supported_properties"),
+        ("wheelmagic.execute", "execute"),
+        ("wheelmagic.commands.install", "make_plan_for"),
+    ):
         try:
             module = __import__(mod, fromlist=[attr])
         except ImportError as err:

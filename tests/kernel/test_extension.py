@@ -35,10 +35,21 @@ print(json.dumps({"took": took, "new": new, "hooked": hooked, "magics": magics,
 
 
 def _probe(env_extra: dict[str, str], tmp_path: Path) -> dict[str, Any]:
-    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "IPYTHONDIR": str(tmp_path / "ipy"),
-           "WHEELMAGIC_CACHE_DIR": str(tmp_path / "cache"), **env_extra}
-    proc = subprocess.run([sys.executable, "-c", _PROBE], capture_output=True, text=True,
-                          env=env, timeout=60, check=True)
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "HOME": str(tmp_path),
+        "IPYTHONDIR": str(tmp_path / "ipy"),
+        "WHEELMAGIC_CACHE_DIR": str(tmp_path / "cache"),
+        **env_extra,
+    }
+    proc = subprocess.run(
+        [sys.executable, "-c", _PROBE],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=True,
+    )
     data: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
     data["stderr"] = proc.stderr
     return data
@@ -48,8 +59,12 @@ def test_load_registers_magics_and_hook_and_stays_light(tmp_path: Path) -> None:
     data = _probe({}, tmp_path)
     assert data["magics"] == ["variant_install", "variant_doctor", "variant_detect"]
     assert data["hooked"] == "wheelmagic.hook"
-    heavy = [m for m in data["new"] if m.split(".")[0] in ("httpx", "pynvml", "httpcore", "anyio")
-             or m in ("wheelmagic.plan", "wheelmagic.index", "wheelmagic.platform")]
+    heavy = [
+        m
+        for m in data["new"]
+        if m.split(".")[0] in ("httpx", "pynvml", "httpcore", "anyio")
+        or m in ("wheelmagic.plan", "wheelmagic.index", "wheelmagic.platform")
+    ]
     assert heavy == []
     assert data["after"] == [] and data["hook_left"] is False
     assert data["stderr"] == ""
@@ -60,8 +75,9 @@ def test_opt_out(tmp_path: Path) -> None:
     assert data["magics"] == [] and data["hooked"] != "wheelmagic.hook"
 
 
-def test_internal_error_is_one_warning_line(monkeypatch: pytest.MonkeyPatch,
-                                            capsys: pytest.CaptureFixture[str]) -> None:
+def test_internal_error_is_one_warning_line(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     class Broken:
         def register_magics(self, cls: Any) -> None:
             raise RuntimeError("boom")
@@ -77,8 +93,9 @@ def test_pending_record_prints_confirmation_on_load(
     from wheelmagic import kernel as wk
 
     monkeypatch.setenv("WHEELMAGIC_CACHE_DIR", str(tmp_path))
-    wk.write_record(wk.RestartRecord("torch was imported", "ipykernel", ["packaging"], pid=1,
-                                     time=time.time()))
+    wk.write_record(
+        wk.RestartRecord("torch was imported", "ipykernel", ["packaging"], pid=1, time=time.time())
+    )
     registered: list[Any] = []
     ip = type("Ip", (), {"register_magics": lambda self, cls: registered.append(cls)})()
     monkeypatch.setattr(wk, "doctor_facts", lambda *a: (_ for _ in ()).throw(RuntimeError("x")))
@@ -104,14 +121,23 @@ def test_magic_uses_the_cli_install_options(capsys: pytest.CaptureFixture[str]) 
     parser = install_parser()
     magic = {o for a in parser._actions for o in a.option_strings}
     assert cli <= magic and magic - cli == {"--no-restart"}
-    args = parse_line(parser, "torch 'torchvision>=0.20' --torch-backend cu128 --variant "
-                              "cuda12.8 --dry-run --explain --platform /x.json --backend uv "
-                              "--extra-index-url A --extra-index-url B")
+    args = parse_line(
+        parser,
+        "torch 'torchvision>=0.20' --torch-backend cu128 --variant "
+        "cuda12.8 --dry-run --explain --platform /x.json --backend uv "
+        "--extra-index-url A --extra-index-url B",
+    )
     assert args is not None
     assert args.requirements == ["torch", "torchvision>=0.20"]
-    assert (args.torch_backend, args.variant, args.dry_run, args.explain, args.platform,
-            args.backend, args.extra_index_url) == ("cu128", "cuda12.8", True, True, "/x.json",
-                                                   "uv", ["A", "B"])
+    assert (
+        args.torch_backend,
+        args.variant,
+        args.dry_run,
+        args.explain,
+        args.platform,
+        args.backend,
+        args.extra_index_url,
+    ) == ("cu128", "cuda12.8", True, True, "/x.json", "uv", ["A", "B"])
     with pytest.raises(UsageError, match="%variant_install"):
         parse_line(parser, "torch --no-such-option")
     with pytest.raises(UsageError):

@@ -22,8 +22,9 @@ pytestmark = pytest.mark.kernel
 PID = {"pid": "__import__('os').getpid()"}
 
 
-def test_restart_api_restarts_and_next_kernel_confirms(kernel_venv: KernelVenv,
-                                                       tmp_path: Path) -> None:
+def test_restart_api_restarts_and_next_kernel_confirms(
+    kernel_venv: KernelVenv, tmp_path: Path
+) -> None:
     async def scenario() -> None:
         async with running_kernel(kernel_venv, kernel_env(tmp_path)) as k:
             first = await k.run("import sys; print(sys.executable)", user_expressions=PID)
@@ -31,12 +32,15 @@ def test_restart_api_restarts_and_next_kernel_confirms(kernel_venv: KernelVenv,
             assert first.stdout.strip() == kernel_venv.python
             assert first.execution_count == 1
             # the startup file loaded the extension
-            loaded = await k.run("print('variant_install' in get_ipython().magics_manager"
-                                 ".magics['line'])")
+            loaded = await k.run(
+                "print('variant_install' in get_ipython().magics_manager.magics['line'])"
+            )
             assert loaded.stdout.strip() == "True", loaded.text
-            r = await k.run("from wheelmagic.kernel.restart import restart_kernel\n"
-                            "strategy = restart_kernel('a test asked for it', "
-                            "packages=['packaging'])\nprint(strategy)")
+            r = await k.run(
+                "from wheelmagic.kernel.restart import restart_kernel\n"
+                "strategy = restart_kernel('a test asked for it', "
+                "packages=['packaging'])\nprint(strategy)"
+            )
             assert r.status == "ok", r  # the reply of the restarting cell is delivered
             assert "restarting the kernel (a test asked for it)" in r.stdout
             assert r.stdout.strip().endswith("ipykernel")
@@ -49,7 +53,8 @@ def test_restart_api_restarts_and_next_kernel_confirms(kernel_venv: KernelVenv,
             # one confirmation line, in the first cell after the restart, and only there
             lines = [ln for ln in after.stdout.splitlines() if ln.startswith("wheelmagic:")]
             assert len(lines) == 1 and lines[0].startswith(
-                "wheelmagic: kernel restarted; now installed: packaging "), after.text
+                "wheelmagic: kernel restarted; now installed: packaging "
+            ), after.text
             again = await k.run("2")
             assert "kernel restarted" not in again.text
 
@@ -61,8 +66,10 @@ def test_manual_mode_leaves_the_kernel_alive(kernel_venv: KernelVenv, tmp_path: 
 
     async def scenario() -> None:
         async with running_kernel(kernel_venv, env) as k:
-            a = await k.run("from wheelmagic.kernel.restart import restart_kernel\n"
-                            "print(restart_kernel('x'))", user_expressions=PID)
+            a = await k.run(
+                "from wheelmagic.kernel.restart import restart_kernel\nprint(restart_kernel('x'))",
+                user_expressions=PID,
+            )
             assert "restart needed (x)" in a.stdout and a.stdout.strip().endswith("manual")
             b = await k.run("1", user_expressions=PID)
             assert b.expr("pid") == a.expr("pid") and k.restarts == 0
@@ -72,8 +79,12 @@ def test_manual_mode_leaves_the_kernel_alive(kernel_venv: KernelVenv, tmp_path: 
 
 
 def _install_env(tmp_path: Path, index: WheelIndex) -> dict[str, str]:
-    return kernel_env(tmp_path, WHEELMAGIC_INDEX_URL=index.url,
-                      WHEELMAGIC_PLATFORM=str(snapshot()), WHEELMAGIC_ON_MISMATCH="off")
+    return kernel_env(
+        tmp_path,
+        WHEELMAGIC_INDEX_URL=index.url,
+        WHEELMAGIC_PLATFORM=str(snapshot()),
+        WHEELMAGIC_ON_MISMATCH="off",
+    )
 
 
 def _skip_without_pipeline() -> None:
@@ -100,8 +111,9 @@ def test_magic_installs_without_restart_when_not_imported(
             assert r.updates, "...updated in place"
             assert all(u.get("transient", {}).get("display_id") for u in r.updates)
             assert "no restart needed" in r.text
-            imp = await k.run("import torch, sys; print(torch.__build__, torch.__file__)",
-                              user_expressions=PID)
+            imp = await k.run(
+                "import torch, sys; print(torch.__build__, torch.__file__)", user_expressions=PID
+            )
             assert imp.status == "ok", imp.text
             build, path = imp.stdout.split()
             assert build == "cpu" and path.startswith(str(kernel_venv.prefix))

@@ -17,8 +17,9 @@ from wheelmagic.kernel import restart as rs
 from wheelmagic.render import TextRenderer
 
 
-def _dist(site: Path, name: str, version: str, files: dict[str, str],
-          top_level: str | None = None) -> None:
+def _dist(
+    site: Path, name: str, version: str, files: dict[str, str], top_level: str | None = None
+) -> None:
     info = site / f"{name}-{version}.dist-info"
     info.mkdir(parents=True)
     (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n")
@@ -33,40 +34,66 @@ def _dist(site: Path, name: str, version: str, files: dict[str, str],
 
 
 def test_top_level_modules_from_record_and_top_level_txt(tmp_path: Path) -> None:
-    _dist(tmp_path, "fake_torch", "1.0", {"faketorch/__init__.py": "", "faketorch/_C.so": "",
-                                          "functorch_x/__init__.py": "", "single.py": "",
-                                          "ext.cpython-311-x86_64-linux-gnu.so": "",
-                                          "fake_torch.pth": ""})
+    _dist(
+        tmp_path,
+        "fake_torch",
+        "1.0",
+        {
+            "faketorch/__init__.py": "",
+            "faketorch/_C.so": "",
+            "functorch_x/__init__.py": "",
+            "single.py": "",
+            "ext.cpython-311-x86_64-linux-gnu.so": "",
+            "fake_torch.pth": "",
+        },
+    )
     _dist(tmp_path, "Other-Pkg", "2.0", {"x/__init__.py": ""}, top_level="other\n")
     path = [str(tmp_path)]
-    assert wk.top_level_modules("fake-torch", path) == {"faketorch", "functorch_x", "single",
-                                                         "ext"}
+    assert wk.top_level_modules("fake-torch", path) == {"faketorch", "functorch_x", "single", "ext"}
     assert wk.top_level_modules("other_pkg", path) == {"other"}
     assert wk.top_level_modules("absent", path) == {"absent"}
-    hits = wk.imported_modules(["fake_torch", "other-pkg", "absent"], path=path,
-                               modules={"faketorch": 1, "faketorch._C": 1, "os": 1})
+    hits = wk.imported_modules(
+        ["fake_torch", "other-pkg", "absent"],
+        path=path,
+        modules={"faketorch": 1, "faketorch._C": 1, "os": 1},
+    )
     assert hits == {"fake_torch": ["faketorch"]}
     assert wk.imported_modules(["other-pkg"], path=path, modules={"faketorch": 1}) == {}
 
 
 def test_record_roundtrip(tmp_path: Path) -> None:
-    rec = wk.RestartRecord("torch was imported", "ipykernel", ["torch"], pid=os.getpid() + 1,
-                           time=time.time(), executable=sys.executable)
+    rec = wk.RestartRecord(
+        "torch was imported",
+        "ipykernel",
+        ["torch"],
+        pid=os.getpid() + 1,
+        time=time.time(),
+        executable=sys.executable,
+    )
     assert wk.write_record(rec, key="k", directory=tmp_path) == tmp_path / "k.json"
     got = wk.take_record(key="k", directory=tmp_path)
     assert got == rec and not (tmp_path / "k.json").exists()  # read once
     # the process that wrote it has not restarted yet: left alone
-    wk.write_record(wk.RestartRecord("r", "manual", pid=os.getpid(), time=time.time()),
-                    key="k", directory=tmp_path)
+    wk.write_record(
+        wk.RestartRecord("r", "manual", pid=os.getpid(), time=time.time()),
+        key="k",
+        directory=tmp_path,
+    )
     assert wk.take_record(key="k", directory=tmp_path) is None
     assert (tmp_path / "k.json").exists()
     # a terminal re-exec keeps its pid by design
-    wk.write_record(wk.RestartRecord("r", "terminal", pid=os.getpid(), time=time.time()),
-                    key="k", directory=tmp_path)
+    wk.write_record(
+        wk.RestartRecord("r", "terminal", pid=os.getpid(), time=time.time()),
+        key="k",
+        directory=tmp_path,
+    )
     assert wk.take_record(key="k", directory=tmp_path) is not None
     # stale and garbage records are dropped
-    wk.write_record(wk.RestartRecord("r", "ipykernel", pid=1, time=time.time() - 2 * 3600),
-                    key="k", directory=tmp_path)
+    wk.write_record(
+        wk.RestartRecord("r", "ipykernel", pid=1, time=time.time() - 2 * 3600),
+        key="k",
+        directory=tmp_path,
+    )
     assert wk.take_record(key="k", directory=tmp_path) is None
     (tmp_path / "k.json").write_text("{not json")
     assert wk.take_record(key="k", directory=tmp_path) is None
@@ -102,7 +129,11 @@ def _kernel_shell() -> Any:
         ({}, "python -m papermill in.ipynb out.ipynb", "papermill"),
         ({"PAPERMILL_INPUT_PATH": "x"}, "", "papermill"),
         ({"VSCODE_PID": "123"}, "/home/u/.vscode-server/bin/node --extension-host", "vscode"),
-        ({"VSCODE_PID": "123"}, "python -m jupyter_server", "jupyter"),  # server from a VS Code terminal
+        (
+            {"VSCODE_PID": "123"},
+            "python -m jupyter_server",
+            "jupyter",
+        ),  # server from a VS Code terminal
         ({}, "some-launcher", "jupyter"),  # unknown launchers are assumed to restart
     ],
 )
@@ -128,8 +159,12 @@ def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 def test_ipykernel_strategy_shuts_down_cleanly(cache: Path, capsys: Any) -> None:
     ip = _kernel_shell()
-    assert rs.restart_kernel("torch was imported", packages=["torch"], ip=ip,
-                             frontend="jupyter", environ={}) == "ipykernel"
+    assert (
+        rs.restart_kernel(
+            "torch was imported", packages=["torch"], ip=ip, frontend="jupyter", environ={}
+        )
+        == "ipykernel"
+    )
     assert ip.kernel.calls == [True]
     assert "restarting the kernel (torch was imported)" in capsys.readouterr().out
     (record,) = cache.glob("*.json")
@@ -146,10 +181,14 @@ def test_frontends_without_restarter_get_a_message(cache: Path, capsys: Any, fro
 
 def test_env_overrides(cache: Path) -> None:
     ip = _kernel_shell()
-    assert rs.restart_kernel("r", ip=ip, frontend="jupyter",
-                             environ={"WHEELMAGIC_RESTART": "manual"}) == "manual"
-    assert rs.restart_kernel("r", ip=ip, frontend="vscode",
-                             environ={"WHEELMAGIC_RESTART": "shutdown"}) == "ipykernel"
+    assert (
+        rs.restart_kernel("r", ip=ip, frontend="jupyter", environ={"WHEELMAGIC_RESTART": "manual"})
+        == "manual"
+    )
+    assert (
+        rs.restart_kernel("r", ip=ip, frontend="vscode", environ={"WHEELMAGIC_RESTART": "shutdown"})
+        == "ipykernel"
+    )
     assert ip.kernel.calls == [True]
 
 
@@ -159,9 +198,13 @@ def test_colab_shows_its_restart_button(cache: Path, monkeypatch: pytest.MonkeyP
 
     monkeypatch.setattr(IPython.display, "display", lambda obj, **kw: shown.append((obj, kw)))
     ip = _kernel_shell()
-    assert rs.restart_kernel("torch was imported", packages=["torch"], ip=ip,
-                             frontend="colab", environ={}) == "colab"
-    (obj, kw), = shown
+    assert (
+        rs.restart_kernel(
+            "torch was imported", packages=["torch"], ip=ip, frontend="colab", environ={}
+        )
+        == "colab"
+    )
+    ((obj, kw),) = shown
     assert kw == {"raw": True}
     assert obj[rs.COLAB_MIME]["pip_warning"] == {"packages": ["torch"]}
     assert ip.kernel.calls == [True]
@@ -170,8 +213,13 @@ def test_colab_shows_its_restart_button(cache: Path, monkeypatch: pytest.MonkeyP
 def test_terminal_strategy_saves_history_then_execs(cache: Path) -> None:
     calls: list[Any] = []
     ip = SimpleNamespace(atexit_operations=lambda: calls.append("atexit"))
-    got = rs.restart_kernel("r", ip=ip, frontend="terminal", environ={},
-                            execv=lambda exe, argv: calls.append((exe, argv[:3])))
+    got = rs.restart_kernel(
+        "r",
+        ip=ip,
+        frontend="terminal",
+        environ={},
+        execv=lambda exe, argv: calls.append((exe, argv[:3])),
+    )
     assert got == "terminal"
     assert calls == ["atexit", (sys.executable, [sys.executable, "-m", "IPython"])]
 
@@ -190,7 +238,9 @@ def test_finish_install_continues_when_nothing_was_imported(cache: Path) -> None
     assert "no restart needed" in out.getvalue()
 
 
-def test_finish_install_restarts_when_imported(cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_finish_install_restarts_when_imported(
+    cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from wheelmagic import magics
 
     monkeypatch.setattr(wk, "imported_modules", lambda changed: {"packaging": ["packaging"]})
@@ -210,9 +260,12 @@ def test_confirmation_line(monkeypatch: pytest.MonkeyPatch) -> None:
     diag = SimpleNamespace(status="fits", reasons=[])
     monkeypatch.setattr(wk, "doctor_facts", lambda *a: (None, {"torch": build}, diag))
     line = rs.confirmation_line(wk.RestartRecord("r", "ipykernel", ["torch", "not-a-dist-x"]))
-    assert line == ("wheelmagic: kernel restarted; now installed: torch 2.14.1+cu130 (CUDA 13.0), "
-                    "not-a-dist-x (not installed); it fits this machine")
+    assert line == (
+        "wheelmagic: kernel restarted; now installed: torch 2.14.1+cu130 (CUDA 13.0), "
+        "not-a-dist-x (not installed); it fits this machine"
+    )
     diag = SimpleNamespace(status="broken", reasons=["driver too old"], fix_magic="%fix")
     monkeypatch.setattr(wk, "doctor_facts", lambda *a: (None, {"torch": build}, diag))
     assert rs.confirmation_line(wk.RestartRecord("r", "x", [])).endswith(
-        "doctor says broken: driver too old (fix: %fix)")
+        "doctor says broken: driver too old (fix: %fix)"
+    )

@@ -20,17 +20,24 @@ PROMPT = re.compile(r"In \[(\d+)\]: ")
 def test_terminal_ipython_restarts_in_place(tmp_path: Path) -> None:
     venv = make_kernel_venv(tmp_path)  # startup file enabled: the extension loads itself
     env = kernel_env(tmp_path, TERM="dumb")
-    child = pexpect.spawn(venv.python, ["-m", "IPython", "--colors=NoColor", "--no-banner",
-                                        "--simple-prompt"],
-                          env=env, encoding="utf-8", timeout=60, dimensions=(40, 200))
+    child = pexpect.spawn(
+        venv.python,
+        ["-m", "IPython", "--colors=NoColor", "--no-banner", "--simple-prompt"],
+        env=env,
+        encoding="utf-8",
+        timeout=60,
+        dimensions=(40, 200),
+    )
     try:
         child.expect(PROMPT)
         child.sendline("import os; print('PID', os.getpid())")
         child.expect(r"PID (\d+)")
         pid = child.match.group(1)
         child.expect(PROMPT)
-        child.sendline("from wheelmagic.kernel.restart import restart_kernel; "
-                       "restart_kernel('a test asked for it', packages=['packaging'])")
+        child.sendline(
+            "from wheelmagic.kernel.restart import restart_kernel; "
+            "restart_kernel('a test asked for it', packages=['packaging'])"
+        )
         child.expect("restarting IPython \\(a test asked for it\\)")
         # the new IPython: the startup file loads the extension, which confirms at once
         child.expect("wheelmagic: kernel restarted; now installed: packaging ")

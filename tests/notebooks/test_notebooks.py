@@ -39,16 +39,25 @@ def execute(path: Path, venv: KernelVenv, env: dict[str, str], cwd: Path) -> Any
     from nbclient import NotebookClient
 
     nb = nbformat.read(path, as_version=4)
-    km = AsyncKernelManager(kernel_name="wm",
-                            kernel_spec_manager=KernelSpecManager(kernel_dirs=[str(venv.kernels)]))
-    client = NotebookClient(nb, km=km, timeout=180, allow_errors=True,
-                            resources={"metadata": {"path": str(cwd)}})
+    km = AsyncKernelManager(
+        kernel_name="wm", kernel_spec_manager=KernelSpecManager(kernel_dirs=[str(venv.kernels)])
+    )
+    client = NotebookClient(
+        nb, km=km, timeout=180, allow_errors=True, resources={"metadata": {"path": str(cwd)}}
+    )
     client.execute(env=env)
     nbformat.write(nb, cwd / path.name)  # kept with the test's tmp dir, for a look on failure
-    errors = [(c.source, outputs(c)) for c in nb.cells if c.cell_type == "code"
-              and any(o["output_type"] == "error" for o in c.outputs)]
-    assert not errors, "cells failed:\n" + "\n\n".join(f">>> {s}\n{o}" for s, o in errors) \
-        + "\n\nwhole notebook:\n" + dump(nb)
+    errors = [
+        (c.source, outputs(c))
+        for c in nb.cells
+        if c.cell_type == "code" and any(o["output_type"] == "error" for o in c.outputs)
+    ]
+    assert not errors, (
+        "cells failed:\n"
+        + "\n\n".join(f">>> {s}\n{o}" for s, o in errors)
+        + "\n\nwhole notebook:\n"
+        + dump(nb)
+    )
     return nb
 
 
@@ -88,15 +97,22 @@ def test_notebooks_are_clean() -> None:
                 assert cell.outputs == [] and cell.execution_count is None, path.name
                 for line in cell.source.splitlines():
                     if line.startswith("%"):
-                        assert line.split()[0] in ("%load_ext", "%variant_install",
-                                                   "%variant_doctor", "%variant_detect"), line
+                        assert line.split()[0] in (
+                            "%load_ext",
+                            "%variant_install",
+                            "%variant_doctor",
+                            "%variant_detect",
+                        ), line
 
 
 def test_quickstart(tmp_path: Path, wheel_index: WheelIndex) -> None:  # noqa: F811
     venv = make_kernel_venv(tmp_path, enabled=False)  # a fresh environment: %load_ext
-    env = kernel_env(tmp_path, WHEELMAGIC_INDEX_URL=wheel_index.url,
-                     WHEELMAGIC_PLATFORM=str(snapshot("h100-driver580")),
-                     WHEELMAGIC_RESTART="manual")  # nbclient cannot follow a restart
+    env = kernel_env(
+        tmp_path,
+        WHEELMAGIC_INDEX_URL=wheel_index.url,
+        WHEELMAGIC_PLATFORM=str(snapshot("h100-driver580")),
+        WHEELMAGIC_RESTART="manual",
+    )  # nbclient cannot follow a restart
     nb = execute(NOTEBOOKS / "quickstart.ipynb", venv, env, tmp_path)
 
     detect = outputs(cell_after(nb, "%variant_detect"))
@@ -123,11 +139,27 @@ def test_autofix(tmp_path: Path, wheel_index: WheelIndex) -> None:  # noqa: F811
     venv = make_kernel_venv(tmp_path, enabled=False)
     # a torch built for CUDA 13.0, on a machine whose driver only supports CUDA 12.2
     wrong = build_wheel(tmp_path / "wrong", "torch", "2.14.1", build="cuda13.0")
-    subprocess.run([venv.python, "-m", "pip", "install", "--quiet", "--no-deps", "--no-index",
-                    "--disable-pip-version-check", str(wrong)], check=True, timeout=120)
-    env = kernel_env(tmp_path, WHEELMAGIC_INDEX_URL=wheel_index.url,
-                     WHEELMAGIC_PLATFORM=str(snapshot("t4-driver535")),
-                     WHEELMAGIC_RESTART="manual")
+    subprocess.run(
+        [
+            venv.python,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--no-deps",
+            "--no-index",
+            "--disable-pip-version-check",
+            str(wrong),
+        ],
+        check=True,
+        timeout=120,
+    )
+    env = kernel_env(
+        tmp_path,
+        WHEELMAGIC_INDEX_URL=wheel_index.url,
+        WHEELMAGIC_PLATFORM=str(snapshot("t4-driver535")),
+        WHEELMAGIC_RESTART="manual",
+    )
     nb = execute(NOTEBOOKS / "autofix.ipynb", venv, env, tmp_path)
 
     before = outputs(cell_after(nb, "%variant_doctor"))

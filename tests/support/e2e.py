@@ -30,8 +30,17 @@ from support.wheels import (
 PLATFORMS = ROOT / "tests" / "data" / "platforms"
 DOCTOR_SNAPSHOTS = ROOT / "tests" / "data" / "doctor"
 
-CPU_DEPS = ("filelock", "typing_extensions", "setuptools", "sympy", "mpmath", "networkx",
-            "jinja2", "markupsafe", "fsspec")
+CPU_DEPS = (
+    "filelock",
+    "typing_extensions",
+    "setuptools",
+    "sympy",
+    "mpmath",
+    "networkx",
+    "jinja2",
+    "markupsafe",
+    "fsspec",
+)
 CUDA_DEPS = ("cuda_toolkit", "cuda_pathfinder", "triton", "nvidia_")
 
 
@@ -41,8 +50,10 @@ def have_real_wheels(cuda: bool = False) -> bool:
 
 def snapshot(kind: str) -> Path:
     """A recorded platform snapshot: `cpu` or `h100` (driver 580, CUDA 13.0, cc 9.0)."""
-    patterns = {"cpu": ("*cpu*.snapshot.json", "*nogpu*.snapshot.json"),
-                "h100": ("*h100*.snapshot.json",)}[kind]
+    patterns = {
+        "cpu": ("*cpu*.snapshot.json", "*nogpu*.snapshot.json"),
+        "h100": ("*h100*.snapshot.json",),
+    }[kind]
     for d in (PLATFORMS, DOCTOR_SNAPSHOTS):
         for pat in patterns:
             hits = sorted(d.glob(pat))
@@ -84,15 +95,20 @@ def real_wheel_dir(wheel_dir: Path, *, cuda: bool) -> Path:
 
 def clean_env(cache: Path, extra: Mapping[str, str] | None = None) -> dict[str, str]:
     """The environment for CLI subprocesses: no pip/uv config of this machine, our caches."""
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("PIP_", "UV_", "WHEELMAGIC_", "VIRTUAL_ENV"))}
-    env.update({
-        "PIP_CONFIG_FILE": os.devnull,
-        "PIP_DISABLE_PIP_VERSION_CHECK": "1",
-        "WHEELMAGIC_CACHE_DIR": str(cache / "wheelmagic"),
-        "UV_CACHE_DIR": str(cache / "uv"),
-        "PYTHONDONTWRITEBYTECODE": "1",
-    })
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("PIP_", "UV_", "WHEELMAGIC_", "VIRTUAL_ENV"))
+    }
+    env.update(
+        {
+            "PIP_CONFIG_FILE": os.devnull,
+            "PIP_DISABLE_PIP_VERSION_CHECK": "1",
+            "WHEELMAGIC_CACHE_DIR": str(cache / "wheelmagic"),
+            "UV_CACHE_DIR": str(cache / "uv"),
+            "PYTHONDONTWRITEBYTECODE": "1",
+        }
+    )
     env.update(extra or {})
     return env
 
@@ -111,8 +127,15 @@ class Ran:
 
 def run(argv: list[str], env: Mapping[str, str], timeout: float = 900) -> Ran:
     start = time.perf_counter()
-    proc = subprocess.run(argv, capture_output=True, text=True, env=dict(env), timeout=timeout,
-                          stdin=subprocess.DEVNULL, cwd=str(ROOT))
+    proc = subprocess.run(
+        argv,
+        capture_output=True,
+        text=True,
+        env=dict(env),
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+        cwd=str(ROOT),
+    )
     return Ran(proc.returncode, proc.stdout, proc.stderr, time.perf_counter() - start)
 
 

@@ -116,14 +116,20 @@ def _make_handler(server: Server) -> type[BaseHTTPRequestHandler]:
 
         def _record(self, status: int, sent: int) -> Seen:
             """Recorded before the body goes out, so a client never sees an unrecorded reply."""
-            seen = Seen(self.command, urlsplit(self.path).path, dict(self.headers.items()),
-                        status, sent)
+            seen = Seen(
+                self.command, urlsplit(self.path).path, dict(self.headers.items()), status, sent
+            )
             with server.lock:
                 server.requests.append(seen)
             return seen
 
-        def _simple(self, status: int, body: bytes = b"", headers: dict[str, str] | None = None,
-                    head: bool = False) -> None:
+        def _simple(
+            self,
+            status: int,
+            body: bytes = b"",
+            headers: dict[str, str] | None = None,
+            head: bool = False,
+        ) -> None:
             self._record(status, 0 if head else len(body))
             self.send_response(status)
             for k, v in (headers or {}).items():
@@ -167,10 +173,20 @@ def _make_handler(server: Server) -> type[BaseHTTPRequestHandler]:
                 self._simple(404, b"not found", head=head)
                 return
             st = local.stat()
-            etag = '"' + hashlib.sha1(f"{st.st_mtime_ns}-{st.st_size}-{local}".encode()).hexdigest() + '"'
+            etag = (
+                '"'
+                + hashlib.sha1(f"{st.st_mtime_ns}-{st.st_size}-{local}".encode()).hexdigest()
+                + '"'
+            )
             modified = email.utils.formatdate(st.st_mtime, usegmt=True)
-            common = {"ETag": etag, "Last-Modified": modified, "Content-Type": ctype,
-                      "Cache-Control": "max-age=600", "Accept-Ranges": "bytes", "Vary": "Accept"}
+            common = {
+                "ETag": etag,
+                "Last-Modified": modified,
+                "Content-Type": ctype,
+                "Cache-Control": "max-age=600",
+                "Accept-Ranges": "bytes",
+                "Vary": "Accept",
+            }
             inm = self.headers.get("If-None-Match")
             ims = self.headers.get("If-Modified-Since")
             if (inm and inm == etag) or (not inm and ims == modified):
@@ -249,8 +265,9 @@ def serve_directory(root: Path | str, host: str = "127.0.0.1") -> Iterator[Serve
     httpd = _QuietServer((host, 0), _make_handler(server))
     httpd.daemon_threads = True
     server.base_url = f"http://{host}:{httpd.server_address[1]}/"
-    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05},
-                              daemon=True)
+    thread = threading.Thread(
+        target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+    )
     thread.start()
     try:
         yield server
@@ -315,8 +332,11 @@ def make_wheel(
     return path
 
 
-def variant_doc(label: str, properties: dict[str, dict[str, list[str]]],
-                namespaces: tuple[str, ...] = ("nvidia",)) -> dict[str, object]:
+def variant_doc(
+    label: str,
+    properties: dict[str, dict[str, list[str]]],
+    namespaces: tuple[str, ...] = ("nvidia",),
+) -> dict[str, object]:
     """A PEP 825 variant.json for one label."""
     return {
         "$schema": "https://variants-schema.wheelnext.dev/peps/825/v0.1.1.json",

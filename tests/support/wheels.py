@@ -60,16 +60,30 @@ LABELS: dict[str, dict[str, dict[str, list[str]]]] = {
     "cuda12.8": {
         "nvidia": {
             "cuda_version_lower_bound": ["12.0"],
-            "sm_arch": ["100_real", "120_real", "70_real", "75_real", "80_real", "86_real",
-                        "90_real"],
+            "sm_arch": [
+                "100_real",
+                "120_real",
+                "70_real",
+                "75_real",
+                "80_real",
+                "86_real",
+                "90_real",
+            ],
         },
         "priority": {"order": ["2"]},
     },
     "cuda13.0": {
         "nvidia": {
             "cuda_version_lower_bound": ["13.0"],
-            "sm_arch": ["100_real", "120_real", "120_virtual", "75_real", "80_real", "86_real",
-                        "90_real"],
+            "sm_arch": [
+                "100_real",
+                "120_real",
+                "120_virtual",
+                "75_real",
+                "80_real",
+                "86_real",
+                "90_real",
+            ],
         },
         "priority": {"order": ["1"]},
     },
@@ -77,8 +91,9 @@ LABELS: dict[str, dict[str, dict[str, list[str]]]] = {
 CUDA_VERSION = {"null": None, "cuda12.8": "12.8", "cuda13.0": "13.0"}
 
 
-def variant_json(label: str, properties: Mapping[str, Mapping[str, Sequence[str]]] | None = None
-                 ) -> dict[str, object]:
+def variant_json(
+    label: str, properties: Mapping[str, Mapping[str, Sequence[str]]] | None = None
+) -> dict[str, object]:
     """A `*.dist-info/variant.json` for one label, torch 2.10's schema and namespaces."""
     props = LABELS[label] if properties is None else properties
     return {
@@ -86,7 +101,9 @@ def variant_json(label: str, properties: Mapping[str, Mapping[str, Sequence[str]
         "default-priorities": {"namespace": ["nvidia", "intel", "amd", "priority"]},
         "providers": PROVIDERS,
         "static-properties": {"priority": {"order": ["1", "2", "3"]}},
-        "variants": {label: {ns: {f: sorted(v) for f, v in fs.items()} for ns, fs in props.items()}},
+        "variants": {
+            label: {ns: {f: sorted(v) for f, v in fs.items()} for ns, fs in props.items()}
+        },
     }
 
 
@@ -99,8 +116,7 @@ def variant_requirement(req: str, label: str) -> str:
     """`dep; platform_system == "Linux"` -> `dep; platform_system == "Linux" and variant_label == 'L'`."""
     spec, _, marker = req.partition(";")
     name = canonicalize_name(Requirement(spec).name)
-    cond = ("'nvidia' in variant_namespaces" if name == "triton"
-            else f"variant_label == '{label}'")
+    cond = "'nvidia' in variant_namespaces" if name == "triton" else f"variant_label == '{label}'"
     marker = marker.strip()
     if not marker:
         return f"{spec.strip()}; {cond}"
@@ -114,7 +130,11 @@ def variant_requirement(req: str, label: str) -> str:
 
 
 def _dist_info_files(
-    name: str, version: str, tag: str, requires: Sequence[str], label: str | None,
+    name: str,
+    version: str,
+    tag: str,
+    requires: Sequence[str],
+    label: str | None,
     properties: Mapping[str, Mapping[str, Sequence[str]]] | None,
 ) -> dict[str, bytes]:
     di = f"{name}-{version}.dist-info"
@@ -127,8 +147,9 @@ def _dist_info_files(
     ]
     files = {
         f"{di}/METADATA": ("\n".join(meta) + "\n\nA synthetic wheel.\n").encode(),
-        f"{di}/WHEEL": (f"Wheel-Version: 1.0\nGenerator: wheelmagic-tests\nRoot-Is-Purelib: true\n"
-                        f"Tag: {tag}\n").encode(),
+        f"{di}/WHEEL": (
+            f"Wheel-Version: 1.0\nGenerator: wheelmagic-tests\nRoot-Is-Purelib: true\nTag: {tag}\n"
+        ).encode(),
         f"{di}/top_level.txt": f"{name}\n".encode(),
     }
     if label is not None:
@@ -144,8 +165,9 @@ def write_wheel(path: Path, files: Mapping[str, bytes], *, record_dir: str) -> P
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
         for n, d in files.items():
             zf.writestr(zipfile.ZipInfo(n, (2026, 1, 1, 0, 0, 0)), d)
-        zf.writestr(zipfile.ZipInfo(f"{record_dir}/RECORD", (2026, 1, 1, 0, 0, 0)),
-                    "\n".join(record) + "\n")
+        zf.writestr(
+            zipfile.ZipInfo(f"{record_dir}/RECORD", (2026, 1, 1, 0, 0, 0)), "\n".join(record) + "\n"
+        )
     return path
 
 
@@ -178,8 +200,10 @@ def build_wheel(
         f"__build__ = {build!r}\n"
     )
     if broken:
-        init = ("raise ImportError('libcudart.so.13: cannot open shared object file: "
-                "No such file or directory')\n")
+        init = (
+            "raise ImportError('libcudart.so.13: cannot open shared object file: "
+            "No such file or directory')\n"
+        )
     files: dict[str, bytes] = {
         f"{pkg}/__init__.py": init.encode(),
         f"{pkg}/version.py": (
@@ -200,14 +224,18 @@ def build_wheel(
     return write_wheel(out_dir / filename, files, record_dir=f"{dist}-{version}.dist-info")
 
 
-def build_plain_wheel(out_dir: Path, name: str, version: str, *, requires: Sequence[str] = ()
-                      ) -> Path:
+def build_plain_wheel(
+    out_dir: Path, name: str, version: str, *, requires: Sequence[str] = ()
+) -> Path:
     """A tiny non-variant pure-Python wheel (a dependency)."""
     dist = canonicalize_name(name).replace("-", "_")
     files = {f"{dist}/__init__.py": f"__version__ = {version!r}\n".encode()}
     files.update(_dist_info_files(dist, version, "py3-none-any", requires, None, None))
-    return write_wheel(out_dir / f"{dist}-{version}-py3-none-any.whl", files,
-                       record_dir=f"{dist}-{version}.dist-info")
+    return write_wheel(
+        out_dir / f"{dist}-{version}-py3-none-any.whl",
+        files,
+        record_dir=f"{dist}-{version}.dist-info",
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -282,8 +310,10 @@ def _repack(src: Path, dst: Path, dist: str, full: str, public: str, label: str)
 
     with zipfile.ZipFile(src) as zf:
         metadata = zf.read(f"{dist}-{full}.dist-info/METADATA").decode("utf-8")
-    reqs = [variant_requirement(r, label) if _is_cuda_dep(r) or _is_triton(r) else r
-            for r in requires_dist(metadata)]
+    reqs = [
+        variant_requirement(r, label) if _is_cuda_dep(r) or _is_triton(r) else r
+        for r in requires_dist(metadata)
+    ]
     new_meta = edit_metadata(metadata, requires=reqs, version=public)
     rewrite_wheel(
         src,

@@ -35,12 +35,16 @@ def test_extra_index_with_password_moves_all_extras_together() -> None:
     assert argv[:2] == ["--index-url", "https://pypi.org/simple"]
     assert "--extra-index-url" not in argv
     assert index_env(ix, uv=False) == {
-        "PIP_EXTRA_INDEX_URL": f"{SECRET} https://other.example/simple"}
+        "PIP_EXTRA_INDEX_URL": f"{SECRET} https://other.example/simple"
+    }
 
 
 def test_plain_urls_stay_flags() -> None:
     ix = Ix(("https://pypi.org/simple", "https://download.pytorch.org/whl/cu128"))
     assert index_env(ix, uv=False) == {}
     assert _index_args(ix, uv=False) == [
-        "--index-url", "https://pypi.org/simple",
-        "--extra-index-url", "https://download.pytorch.org/whl/cu128"]
+        "--index-url",
+        "https://pypi.org/simple",
+        "--extra-index-url",
+        "https://download.pytorch.org/whl/cu128",
+    ]

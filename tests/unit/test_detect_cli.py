@@ -14,18 +14,27 @@ from wheelmagic.cli import main
 DATA = Path(__file__).resolve().parent.parent / "data" / "platforms"
 
 
-@pytest.mark.parametrize("name", ["nvidia-h100-driver580", "nvidia-mixed-gtx1080ti-rtx5090-driver580",
-                                  "cpu-x86_64-v3", "apple-m2-macos14"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "nvidia-h100-driver580",
+        "nvidia-mixed-gtx1080ti-rtx5090-driver580",
+        "cpu-x86_64-v3",
+        "apple-m2-macos14",
+    ],
+)
 def test_platform_json_round_trip(name: str, capsys: pytest.CaptureFixture[str]) -> None:
     path = DATA / f"{name}.snapshot.json"
     assert main(["detect", "--json", "--platform", str(path)]) == 0
     assert json.loads(capsys.readouterr().out) == json.loads(path.read_text())
 
 
-def test_env_platform_and_table(monkeypatch: pytest.MonkeyPatch,
-                                capsys: pytest.CaptureFixture[str]) -> None:
-    monkeypatch.setenv("WHEELMAGIC_PLATFORM",
-                       str(DATA / "nvidia-mixed-gtx1080ti-rtx5090-driver580.snapshot.json"))
+def test_env_platform_and_table(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv(
+        "WHEELMAGIC_PLATFORM", str(DATA / "nvidia-mixed-gtx1080ti-rtx5090-driver580.snapshot.json")
+    )
     assert main(["detect"]) == 0
     out = capsys.readouterr().out
     assert "NVIDIA driver 580.65.06" in out and "mixed GPUs" in out
@@ -41,7 +50,12 @@ def test_bad_snapshot_exit_code(tmp_path: Path, capsys: pytest.CaptureFixture[st
 
 
 def test_live_detect_json_subprocess() -> None:
-    proc = subprocess.run([sys.executable, "-m", "wheelmagic", "detect", "--json"],
-                          capture_output=True, text=True, timeout=60, check=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "wheelmagic", "detect", "--json"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
     data = json.loads(proc.stdout)
     assert data["os"] and data["arch"] and data["sources"]

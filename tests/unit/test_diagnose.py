@@ -49,8 +49,13 @@ def torch_build(version: str, kind: str = "cuda", **kw: Any) -> InstalledBuild:
         kw["cuda"] = f"{int(local[2:-1])}.{local[-1]}"
     if kind == "rocm" and "rocm" not in kw and local:
         kw["rocm"] = local.removeprefix("rocm")
-    return InstalledBuild(name=kw.pop("name", "torch"), version=v, local=local,  # type: ignore[arg-type]
-                          kind=kind, **kw)  # type: ignore[arg-type]
+    return InstalledBuild(
+        name=kw.pop("name", "torch"),
+        version=v,
+        local=local,  # type: ignore[arg-type]
+        kind=kind,
+        **kw,
+    )  # type: ignore[arg-type]
 
 
 def run(machine: str, *builds: InstalledBuild, supported: Any = None) -> Diagnosis:
@@ -90,9 +95,15 @@ def test_unknown_arch_coverage_is_a_note() -> None:
 
 
 def test_ptx_jit_on_a_newer_gpu_fits() -> None:
-    platform = {"os": "linux", "arch": "x86_64", "nvidia": {
-        "driver_version": "580.95.05", "cuda_driver_version": "13.0",
-        "gpus": [{"name": "Future GPU", "compute_capability": "13.0"}]}}
+    platform = {
+        "os": "linux",
+        "arch": "x86_64",
+        "nvidia": {
+            "driver_version": "580.95.05",
+            "cuda_driver_version": "13.0",
+            "gpus": [{"name": "Future GPU", "compute_capability": "13.0"}],
+        },
+    }
     d = diagnose({"torch": torch_build("2.14.1+cu130")}, platform, {})
     assert d.status == "fits"
     assert any("runs the PTX" in n for n in d.notes)
@@ -124,7 +135,8 @@ def test_cpu_build_with_companions_pins_the_same_release() -> None:
     d = run(H100, torch, tv, ta)
     assert d.status == "suboptimal"
     assert d.fix_command == (
-        "wheelmagic install torch==2.14.1 torchvision==0.29.1 torchaudio==2.14.1 --variant cu130")
+        "wheelmagic install torch==2.14.1 torchvision==0.29.1 torchaudio==2.14.1 --variant cu130"
+    )
 
 
 def test_older_cuda_line_than_the_best() -> None:
@@ -179,7 +191,6 @@ def test_mixed_pascal_and_blackwell_have_no_common_build() -> None:
     assert d.fix_variant == "cpu"
 
 
-
 @pytest.mark.skipif(not CPU_WHEEL.exists(), reason="real CPU torch wheel not on this machine")
 def test_real_cpu_wheel_on_h100(tmp_path: Path) -> None:
     import zipfile
@@ -201,7 +212,8 @@ def test_cu130_on_driver_535() -> None:
     assert d.status == "broken" and d.exit_code == 2
     assert d.reasons[0] == (
         "torch 2.14.1+cu130 (CUDA 13.0) needs an NVIDIA driver that supports CUDA 13.0 "
-        "(>= 580); this machine has driver 535.104.05 (CUDA 12.2)")
+        "(>= 580); this machine has driver 535.104.05 (CUDA 12.2)"
+    )
     assert "The NVIDIA driver on your system is too old (found version 12020)" in d.predicted[0]
     assert d.fix_command == "wheelmagic install torch==2.14.1 --variant cu126"
 
@@ -240,8 +252,9 @@ def test_driver_rules() -> None:
     old = _machine({"nvidia": {"driver_version": "520.61.05", "gpus": []}}, {})
     assert old.driver_cuda == Version("11.8") and old.driver_cuda_estimated
     assert driver_allows(Version("12.0"), old) == (False, False)
-    win = _machine({"os": "windows", "nvidia": {"driver_version": "527.41",
-                                                "cuda_driver_version": "12.0"}}, {})
+    win = _machine(
+        {"os": "windows", "nvidia": {"driver_version": "527.41", "cuda_driver_version": "12.0"}}, {}
+    )
     assert driver_allows(Version("12.6"), win) == (False, False)  # Windows floor 528.33
 
 
@@ -251,10 +264,15 @@ def test_driver_rules() -> None:
 def test_gtx1080ti_with_cu130_213_old_message() -> None:
     d = run(GTX1080TI, torch_build("2.13.0+cu130"))
     assert d.status == "broken"
-    assert "has no kernels for GPU0 NVIDIA GeForce GTX 1080 Ti (compute capability 6.1)" in d.reasons[0]
-    assert ("Found GPU0 NVIDIA GeForce GTX 1080 Ti which is of cuda capability 6.1.\n"
-            "    PyTorch no longer supports this GPU because it is too old.\n"
-            "    The minimum cuda capability supported by this library is 7.5.") in d.predicted[0]
+    assert (
+        "has no kernels for GPU0 NVIDIA GeForce GTX 1080 Ti (compute capability 6.1)"
+        in d.reasons[0]
+    )
+    assert (
+        "Found GPU0 NVIDIA GeForce GTX 1080 Ti which is of cuda capability 6.1.\n"
+        "    PyTorch no longer supports this GPU because it is too old.\n"
+        "    The minimum cuda capability supported by this library is 7.5."
+    ) in d.predicted[0]
     assert "no kernel image is available for execution on the device" in d.predicted[1]
     assert d.fix_command == "wheelmagic install torch==2.13.0 --variant cu126"
 
@@ -265,33 +283,49 @@ def test_gtx1080ti_with_cu130_214_new_message() -> None:
     msg = d.predicted[0]
     assert "Found GPU0 NVIDIA GeForce GTX 1080 Ti which is of compute capability (CC) 6.1." in msg
     assert "Your installed torch==2.14.1+cu130 does not include kernels for this GPU." in msg
-    assert ("For CUDA 12.6 use pip install torch==2.14.1 --index-url "
-            "https://download.pytorch.org/whl/cu126") in msg
+    assert (
+        "For CUDA 12.6 use pip install torch==2.14.1 --index-url "
+        "https://download.pytorch.org/whl/cu126"
+    ) in msg
 
 
 def test_rtx5090_with_cu126_gpu_too_new() -> None:
     d = run(RTX5090, torch_build("2.8.0+cu126"))
     assert d.status == "broken"
-    assert ("NVIDIA GeForce RTX 5090 with CUDA capability sm_120 is not compatible with the "
-            "current PyTorch installation.\nThe current PyTorch install supports CUDA "
-            "capabilities sm_50 sm_60 sm_70 sm_75 sm_80 sm_86 sm_90.") in d.predicted[0]
+    assert (
+        "NVIDIA GeForce RTX 5090 with CUDA capability sm_120 is not compatible with the "
+        "current PyTorch installation.\nThe current PyTorch install supports CUDA "
+        "capabilities sm_50 sm_60 sm_70 sm_75 sm_80 sm_86 sm_90."
+    ) in d.predicted[0]
     assert d.predicted[1].endswith(
-        "RuntimeError: CUDA error: no kernel image is available for execution on the device")
+        "RuntimeError: CUDA error: no kernel image is available for execution on the device"
+    )
     assert d.fix_command == "wheelmagic install torch==2.8.0 --variant cu128"
 
 
 def test_ptx_needs_a_driver_as_new_as_the_build() -> None:
-    platform = {"os": "linux", "arch": "x86_64", "nvidia": {
-        "driver_version": "580.95.05", "cuda_driver_version": "13.0",
-        "gpus": [{"name": "Future GPU", "compute_capability": "13.0"}]}}
+    platform = {
+        "os": "linux",
+        "arch": "x86_64",
+        "nvidia": {
+            "driver_version": "580.95.05",
+            "cuda_driver_version": "13.0",
+            "gpus": [{"name": "Future GPU", "compute_capability": "13.0"}],
+        },
+    }
     d = diagnose({"torch": torch_build("2.14.1+cu132")}, platform, {})
     assert d.status == "broken"
     assert "the provided PTX was compiled with an unsupported toolchain" in d.predicted[0]
 
 
 def test_no_build_at_all_falls_back_to_cpu() -> None:
-    platform = {"nvidia": {"driver_version": "580.95.05", "cuda_driver_version": "13.0",
-                           "gpus": [{"name": "Old", "compute_capability": "3.0"}]}}
+    platform = {
+        "nvidia": {
+            "driver_version": "580.95.05",
+            "cuda_driver_version": "13.0",
+            "gpus": [{"name": "Old", "compute_capability": "3.0"}],
+        }
+    }
     d = diagnose({"torch": torch_build("2.14.1+cu130")}, platform, {})
     assert d.status == "broken"
     assert d.fix_variant == "cpu"
@@ -322,7 +356,10 @@ def test_rocm_gfx_not_covered() -> None:
     d = diagnose({"torch": torch_build("2.10.0+rocm7.1", kind="rocm")}, platform, {})
     assert d.status == "broken"
     assert "has no code objects for gfx1151" in d.reasons[0]
-    assert "hipErrorNoBinaryForGpu: Unable to find code object for all current devices!" in d.predicted[0]
+    assert (
+        "hipErrorNoBinaryForGpu: Unable to find code object for all current devices!"
+        in d.predicted[0]
+    )
     assert d.fix_variant == "rocm7.2"
 
 
@@ -341,7 +378,8 @@ def test_torchvision_for_another_torch() -> None:
     assert d.status == "broken"
     assert d.reasons[0] == (
         "torchvision 0.28.0+cu130 (CUDA 13.0) is built for torch==2.13.0, but torch "
-        "2.14.1+cu130 (CUDA 13.0) is installed")
+        "2.14.1+cu130 (CUDA 13.0) is installed"
+    )
     assert "RuntimeError: operator torchvision::nms does not exist" in d.predicted[0]
     assert d.fix_command == "wheelmagic install torch==2.14.1 torchvision==0.29.1 --variant cu130"
     assert d.fix_magic == "%variant_install torch==2.14.1 torchvision==0.29.1 --variant cu130"
@@ -359,7 +397,10 @@ def test_torchvision_on_another_cuda_line() -> None:
     tv = torch_build("0.29.1+cu126", name="torchvision", requires_torch="==2.14.1")
     d = run(H100, torch, tv)
     assert d.status == "broken"
-    assert "torchvision 0.29.1+cu126 (CUDA 12.6) and torch 2.14.1+cu130 (CUDA 13.0) are different builds" in d.reasons[0]
+    assert (
+        "torchvision 0.29.1+cu126 (CUDA 12.6) and torch 2.14.1+cu130 (CUDA 13.0) are different builds"
+        in d.reasons[0]
+    )
     assert "operator torchvision::nms does not exist" in d.predicted[0]
     assert d.fix_command == "wheelmagic install torch==2.14.1 torchvision==0.29.1 --variant cu130"
 
@@ -407,28 +448,39 @@ def test_only_companion_installed() -> None:
 # -- variant-installed builds -------------------------------------------------------------
 
 
-VARIANT_PROPS = {"nvidia": {"cuda_version_lower_bound": ("13.0",),
-                            "sm_arch": ("100_real", "120_real", "75_real", "80_real", "90_real")}}
+VARIANT_PROPS = {
+    "nvidia": {
+        "cuda_version_lower_bound": ("13.0",),
+        "sm_arch": ("100_real", "120_real", "75_real", "80_real", "90_real"),
+    }
+}
 
 
 def test_variant_build_compatible() -> None:
-    torch = torch_build("2.14.1", local=None, cuda="13.0", variant_label="cu130",
-                        variant_properties=VARIANT_PROPS)
-    supported = {"nvidia": {"cuda_version_lower_bound": ["13.0", "12.9", "12.8"],
-                            "sm_arch": ["90_real", "80_real", "75_real"]}}
+    torch = torch_build(
+        "2.14.1", local=None, cuda="13.0", variant_label="cu130", variant_properties=VARIANT_PROPS
+    )
+    supported = {
+        "nvidia": {
+            "cuda_version_lower_bound": ["13.0", "12.9", "12.8"],
+            "sm_arch": ["90_real", "80_real", "75_real"],
+        }
+    }
     d = run(H100, torch, supported=supported)
     assert d.status == "fits"
 
 
 def test_variant_build_incompatible() -> None:
-    torch = torch_build("2.14.1", local=None, cuda="13.0", variant_label="cu130",
-                        variant_properties=VARIANT_PROPS)
-    supported = {"nvidia": {"cuda_version_lower_bound": ["12.2", "12.0"],
-                            "sm_arch": ["75_real"]}}
+    torch = torch_build(
+        "2.14.1", local=None, cuda="13.0", variant_label="cu130", variant_properties=VARIANT_PROPS
+    )
+    supported = {"nvidia": {"cuda_version_lower_bound": ["12.2", "12.0"], "sm_arch": ["75_real"]}}
     d = run(T4, torch, supported=supported)
     assert d.status == "broken"
-    assert any("was installed from variant 'cu130', which needs `nvidia :: "
-               "cuda_version_lower_bound`" in r for r in d.reasons)
+    assert any(
+        "was installed from variant 'cu130', which needs `nvidia :: cuda_version_lower_bound`" in r
+        for r in d.reasons
+    )
     assert d.fix_command == "wheelmagic install torch==2.14.1 --variant cu126"
 
 
@@ -439,14 +491,22 @@ def test_to_json_round_trips() -> None:
     d = run(T4, torch_build("2.14.1+cu130"))
     doc = json.loads(json.dumps(d.to_json()))
     assert doc["status"] == "broken"
-    assert set(doc) >= {"status", "reasons", "predicted", "fix_command", "fix_magic",
-                        "fix_requirements", "notes"}
+    assert set(doc) >= {
+        "status",
+        "reasons",
+        "predicted",
+        "fix_command",
+        "fix_magic",
+        "fix_requirements",
+        "notes",
+    }
     assert EXIT_CODES == {"fits": 0, "suboptimal": 1, "broken": 2, "not-installed": 3}
 
 
 def test_describe_platform() -> None:
     assert describe_platform(snapshot(T4)) == (
-        "NVIDIA driver 535.104.05 (CUDA 12.2); Tesla T4 (compute capability 7.5) (linux x86_64)")
+        "NVIDIA driver 535.104.05 (CUDA 12.2); Tesla T4 (compute capability 7.5) (linux x86_64)"
+    )
     assert describe_platform(snapshot(NOGPU)) == "no GPU (linux x86_64)"
     assert describe_platform(snapshot(AMD)).startswith("AMD gfx90a")
     assert describe_platform(snapshot(APPLE)) == "Apple silicon (macos aarch64)"
@@ -459,8 +519,14 @@ def test_major_only_cuda_is_not_ranked() -> None:
 
 
 def test_aarch64_gh200_cpu_build() -> None:
-    platform = {"os": "linux", "arch": "aarch64", "nvidia": {
-        "driver_version": "580.95.05", "cuda_driver_version": "13.0",
-        "gpus": [{"name": "NVIDIA GH200 480GB", "compute_capability": "9.0"}]}}
+    platform = {
+        "os": "linux",
+        "arch": "aarch64",
+        "nvidia": {
+            "driver_version": "580.95.05",
+            "cuda_driver_version": "13.0",
+            "gpus": [{"name": "NVIDIA GH200 480GB", "compute_capability": "9.0"}],
+        },
+    }
     d = diagnose({"torch": torch_build("2.14.1+cpu", kind="cpu")}, platform, {})
     assert d.status == "suboptimal" and d.fix_variant == "cu130"

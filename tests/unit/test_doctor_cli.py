@@ -60,8 +60,9 @@ def _cli() -> list[str]:
 
 
 def doctor(*args: str) -> tuple[int, str, str]:
-    proc = subprocess.run([*_cli(), "doctor", *args], capture_output=True, text=True,
-                          cwd=ROOT, timeout=120)
+    proc = subprocess.run(
+        [*_cli(), "doctor", *args], capture_output=True, text=True, cwd=ROOT, timeout=120
+    )
     return proc.returncode, proc.stdout, proc.stderr
 
 
@@ -90,8 +91,13 @@ def python_of(venv: Path) -> str:
 @pytest.mark.skipif(not CPU_WHEEL.exists(), reason="real CPU torch wheel not on this machine")
 def test_cpu_wheel_on_h100_is_suboptimal(venv: Path, site: Path) -> None:
     extract_cpu_wheel(site)
-    code, out, err = doctor("--python", python_of(venv), "--platform",
-                            str(SNAPSHOTS / "nvidia-h100-driver580.snapshot.json"), "--json")
+    code, out, err = doctor(
+        "--python",
+        python_of(venv),
+        "--platform",
+        str(SNAPSHOTS / "nvidia-h100-driver580.snapshot.json"),
+        "--json",
+    )
     assert code == 1, err
     doc = json.loads(out)
     assert doc["status"] == "suboptimal"
@@ -107,8 +113,13 @@ def test_cpu_wheel_on_h100_is_suboptimal(venv: Path, site: Path) -> None:
 @needs_platform
 def test_cu130_fits_h100(venv: Path, site: Path) -> None:
     make_dist(site, "torch", "2.11.0", version_py=VERSION_PY_CU130, requires=REQUIRES_CU130)
-    code, out, err = doctor("--python", python_of(venv), "--platform",
-                            str(SNAPSHOTS / "nvidia-h100-driver580.snapshot.json"), "--json")
+    code, out, err = doctor(
+        "--python",
+        python_of(venv),
+        "--platform",
+        str(SNAPSHOTS / "nvidia-h100-driver580.snapshot.json"),
+        "--json",
+    )
     assert code == 0, err
     doc = json.loads(out)
     assert doc["status"] == "fits" and doc["fix_command"] is None
@@ -117,24 +128,40 @@ def test_cu130_fits_h100(venv: Path, site: Path) -> None:
 
 @needs_platform
 def test_cu130_on_t4_driver535_is_broken(venv: Path, site: Path) -> None:
-    make_dist(site, "torch", "2.14.1", version_py=VERSION_PY_CU130.replace("2.11.0", "2.14.1"),
-              requires=REQUIRES_CU130)
+    make_dist(
+        site,
+        "torch",
+        "2.14.1",
+        version_py=VERSION_PY_CU130.replace("2.11.0", "2.14.1"),
+        requires=REQUIRES_CU130,
+    )
     make_dist(site, "torchvision", "0.29.1+cu130", requires=["torch==2.14.1"])
-    code, out, err = doctor("--python", python_of(venv), "--platform",
-                            str(SNAPSHOTS / "nvidia-t4-driver535.snapshot.json"), "--json")
+    code, out, err = doctor(
+        "--python",
+        python_of(venv),
+        "--platform",
+        str(SNAPSHOTS / "nvidia-t4-driver535.snapshot.json"),
+        "--json",
+    )
     assert code == 2, err
     doc = json.loads(out)
     assert doc["status"] == "broken"
     assert "driver 535.104.05 (CUDA 12.2)" in doc["reasons"][0]
     assert "found version 12020" in doc["predicted"][0]
     assert doc["fix_command"] == (
-        "wheelmagic install torch==2.14.1 torchvision==0.29.1 --variant cu126")
+        "wheelmagic install torch==2.14.1 torchvision==0.29.1 --variant cu126"
+    )
 
 
 @needs_platform
 def test_not_installed(venv: Path, site: Path) -> None:
-    code, out, err = doctor("--python", python_of(venv), "--platform",
-                            str(SNAPSHOTS / "cpu-x86_64-v3.snapshot.json"), "--json")
+    code, out, err = doctor(
+        "--python",
+        python_of(venv),
+        "--platform",
+        str(SNAPSHOTS / "cpu-x86_64-v3.snapshot.json"),
+        "--json",
+    )
     assert code == 3, err
     doc = json.loads(out)
     assert doc["status"] == "not-installed"
@@ -146,8 +173,12 @@ def test_not_installed(venv: Path, site: Path) -> None:
 def test_human_table(venv: Path, site: Path) -> None:
     make_dist(site, "torch", "2.14.1+cu130")
     make_dist(site, "torchvision", "0.28.0+cu130", requires=["torch==2.13.0"])
-    code, out, err = doctor("--python", python_of(venv), "--platform",
-                            str(SNAPSHOTS / "nvidia-h100-driver580.snapshot.json"))
+    code, out, err = doctor(
+        "--python",
+        python_of(venv),
+        "--platform",
+        str(SNAPSHOTS / "nvidia-h100-driver580.snapshot.json"),
+    )
     assert code == 2, err
     assert "  verdict    broken" in out
     assert "torch 2.14.1+cu130 (CUDA 13.0)" in out
@@ -161,8 +192,9 @@ def test_human_table(venv: Path, site: Path) -> None:
 @needs_platform
 def test_bad_python_names_the_path(tmp_path: Path) -> None:
     missing = tmp_path / "no-such-python"
-    code, out, err = doctor("--python", str(missing), "--platform",
-                            str(SNAPSHOTS / "cpu-x86_64-v3.snapshot.json"))
+    code, out, err = doctor(
+        "--python", str(missing), "--platform", str(SNAPSHOTS / "cpu-x86_64-v3.snapshot.json")
+    )
     assert code == 4
     assert str(missing) in err
 

@@ -44,7 +44,8 @@ def test_kernel_config_snippet_appends() -> None:
 def test_scopes(tmp_path: Path) -> None:
     assert cmd.startup_dir("sys-prefix", prefix=str(tmp_path)) == tmp_path / "etc/ipython/startup"
     assert cmd.startup_dir("user", environ={"IPYTHONDIR": str(tmp_path)}) == (
-        tmp_path / "profile_default" / "startup")
+        tmp_path / "profile_default" / "startup"
+    )
     if sys.platform != "win32":
         assert cmd.startup_dir("system") == Path("/etc/ipython/startup")
     with pytest.raises(ValueError):
@@ -67,8 +68,9 @@ def test_enable_disable_cli_idempotent(tmp_path: Path, capsys: pytest.CaptureFix
     assert "not enabled" in capsys.readouterr().out
 
 
-def test_user_scope(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                    capsys: pytest.CaptureFixture[str]) -> None:
+def test_user_scope(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.setenv("IPYTHONDIR", str(tmp_path / "ipy"))
     assert main(["enable", "--user"]) == 0
     assert (tmp_path / "ipy/profile_default/startup" / cmd.FILENAME).exists()
@@ -103,16 +105,35 @@ def test_startup_file_loads_the_extension_and_honours_opt_out(tmp_path: Path) ->
     startup = tmp_path / "profile_default" / "startup"
     startup.mkdir(parents=True)
     (startup / cmd.FILENAME).write_text(cmd.STARTUP_FILE)
-    probe = ("from IPython import get_ipython; ip = get_ipython(); "
-             "print('LOADED' if 'wheelmagic' in ip.extension_manager.loaded else 'NOT')")
+    probe = (
+        "from IPython import get_ipython; ip = get_ipython(); "
+        "print('LOADED' if 'wheelmagic' in ip.extension_manager.loaded else 'NOT')"
+    )
     (startup / "99-probe.py").write_text(probe + "\n")
-    base = {"IPYTHONDIR": str(tmp_path), "PATH": "/usr/bin:/bin",
-            "WHEELMAGIC_CACHE_DIR": str(tmp_path / "cache")}
-    argv = [sys.executable, "-m", "IPython", "--no-banner", "--colors=nocolor",
-            "--HistoryManager.enabled=False", "-c", "pass"]
+    base = {
+        "IPYTHONDIR": str(tmp_path),
+        "PATH": "/usr/bin:/bin",
+        "WHEELMAGIC_CACHE_DIR": str(tmp_path / "cache"),
+    }
+    argv = [
+        sys.executable,
+        "-m",
+        "IPython",
+        "--no-banner",
+        "--colors=nocolor",
+        "--HistoryManager.enabled=False",
+        "-c",
+        "pass",
+    ]
     on = subprocess.run(argv, capture_output=True, text=True, env=base, timeout=60, check=False)
     assert "LOADED" in on.stdout, on.stdout + on.stderr
-    off = subprocess.run(argv, capture_output=True, text=True,
-                         env={**base, "WHEELMAGIC_DISABLE": "1"}, timeout=60, check=False)
+    off = subprocess.run(
+        argv,
+        capture_output=True,
+        text=True,
+        env={**base, "WHEELMAGIC_DISABLE": "1"},
+        timeout=60,
+        check=False,
+    )
     assert "NOT" in off.stdout, off.stdout + off.stderr
     assert "Traceback" not in on.stderr + off.stderr

@@ -57,15 +57,27 @@ def planned(path: Path, label: str | None, props: dict | None = None) -> Planned
     w = parse_wheel_name(path.name)
     props = props or {}
     return PlannedFile(
-        name=canonicalize_name(w.name), version=w.version, filename=path.name, label=label,
-        url=path.as_uri(), index_url="file:///test-index/simple/", sha256=None,
-        size=path.stat().st_size, properties=props, supported=props,  # type: ignore[arg-type]
+        name=canonicalize_name(w.name),
+        version=w.version,
+        filename=path.name,
+        label=label,
+        url=path.as_uri(),
+        index_url="file:///test-index/simple/",
+        sha256=None,
+        size=path.stat().st_size,
+        properties=props,
+        supported=props,  # type: ignore[arg-type]
     )
 
 
 def make_plan(python: str, *files: PlannedFile) -> Plan:
-    return Plan(["torch"], list(files), [], platform=None,  # type: ignore[arg-type]
-                interpreter=inspect_interpreter(python))
+    return Plan(
+        ["torch"],
+        list(files),
+        [],
+        platform=None,  # type: ignore[arg-type]
+        interpreter=inspect_interpreter(python),
+    )
 
 
 def local(p: PlannedFile) -> Path:
@@ -73,8 +85,9 @@ def local(p: PlannedFile) -> Path:
 
 
 def build_of(python: str) -> str:
-    out = subprocess.run([python, "-c", "import torch; print(torch.__build__)"],
-                         capture_output=True, text=True)
+    out = subprocess.run(
+        [python, "-c", "import torch; print(torch.__build__)"], capture_output=True, text=True
+    )
     return out.stdout.strip() if out.returncode == 0 else f"error: {out.stderr.strip()[-200:]}"
 
 
@@ -87,22 +100,35 @@ def backend(name: str) -> PipBackend | UvBackend:
 
 
 def run(python: str, f: PlannedFile, deps: Path, tmp_path: Path, be: str, **kw: object):
-    return execute(make_plan(python, f), indexes=Indexes(find_links=(str(deps),)),
-                   cache_dir=tmp_path / "cache", backend=backend(be), download=local, **kw)  # type: ignore[arg-type]
+    return execute(
+        make_plan(python, f),
+        indexes=Indexes(find_links=(str(deps),)),
+        cache_dir=tmp_path / "cache",
+        backend=backend(be),
+        download=local,
+        **kw,
+    )  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize("be", BACKENDS)
-def test_install_then_switch_variant_at_same_version(tmp_path: Path, deps: Path, venv: str,
-                                                     be: str) -> None:
+def test_install_then_switch_variant_at_same_version(
+    tmp_path: Path, deps: Path, venv: str, be: str
+) -> None:
     cpu = planned(build_wheel(tmp_path / "w", label="null", requires=REQS), "null")
     res = run(venv, cpu, deps, tmp_path, be)
     assert build_of(venv) == "cpu"
-    assert {c.name: c.action for c in res.changed} == {"torch": "installed", "filelock": "installed"}
+    assert {c.name: c.action for c in res.changed} == {
+        "torch": "installed",
+        "filelock": "installed",
+    }
     assert res.changed_modules() == {"torch", "filelock"}
     assert res.restart_needed({"torch.cuda": None}) and not res.restart_needed(["numpy"])
 
-    cuda = planned(build_wheel(tmp_path / "w", label="cuda13.0", properties=CUDA_PROPS,
-                               requires=REQS), "cuda13.0", CUDA_PROPS)
+    cuda = planned(
+        build_wheel(tmp_path / "w", label="cuda13.0", properties=CUDA_PROPS, requires=REQS),
+        "cuda13.0",
+        CUDA_PROPS,
+    )
     res = run(venv, cuda, deps, tmp_path, be)
     assert build_of(venv) == "cuda13.0"
     actions = {c.name: c.action for c in res.changed}
@@ -115,11 +141,15 @@ def test_install_then_switch_variant_at_same_version(tmp_path: Path, deps: Path,
 
 @pytest.mark.parametrize("be", BACKENDS)
 def test_downgrade(tmp_path: Path, deps: Path, venv: str, be: str) -> None:
-    new = planned(build_wheel(tmp_path / "w", label="cuda13.0", properties=CUDA_PROPS,
-                              requires=REQS), "cuda13.0", CUDA_PROPS)
+    new = planned(
+        build_wheel(tmp_path / "w", label="cuda13.0", properties=CUDA_PROPS, requires=REQS),
+        "cuda13.0",
+        CUDA_PROPS,
+    )
     run(venv, new, deps, tmp_path, be)
-    old = planned(build_wheel(tmp_path / "w", version="2.13.0", label="null", requires=REQS),
-                  "null")
+    old = planned(
+        build_wheel(tmp_path / "w", version="2.13.0", label="null", requires=REQS), "null"
+    )
     res = run(venv, old, deps, tmp_path, be)
     assert build_of(venv) == "cpu"
     assert [c.action for c in res.changed if c.name == "torch"] == ["downgraded"]
@@ -128,12 +158,26 @@ def test_downgrade(tmp_path: Path, deps: Path, venv: str, be: str) -> None:
 
 
 @pytest.mark.parametrize("be", BACKENDS)
-def test_missing_dependency_leaves_previous_build(tmp_path: Path, deps: Path, venv: str,
-                                                  be: str) -> None:
-    run(venv, planned(build_wheel(tmp_path / "w", label="null", requires=REQS), "null"),
-        deps, tmp_path, be)
-    bad = planned(build_wheel(tmp_path / "w", label="cuda13.0", properties=CUDA_PROPS,
-                              requires=[*REQS, "nvidia-not-there==1.0"]), "cuda13.0", CUDA_PROPS)
+def test_missing_dependency_leaves_previous_build(
+    tmp_path: Path, deps: Path, venv: str, be: str
+) -> None:
+    run(
+        venv,
+        planned(build_wheel(tmp_path / "w", label="null", requires=REQS), "null"),
+        deps,
+        tmp_path,
+        be,
+    )
+    bad = planned(
+        build_wheel(
+            tmp_path / "w",
+            label="cuda13.0",
+            properties=CUDA_PROPS,
+            requires=[*REQS, "nvidia-not-there==1.0"],
+        ),
+        "cuda13.0",
+        CUDA_PROPS,
+    )
     with pytest.raises(InstallError) as err:
         run(venv, bad, deps, tmp_path, be)
     text = str(err.value)
@@ -145,15 +189,26 @@ def test_missing_dependency_leaves_previous_build(tmp_path: Path, deps: Path, ve
 
 
 @pytest.mark.parametrize("be", BACKENDS)
-def test_failure_while_installing_restores_old_files(tmp_path: Path, deps: Path, venv: str,
-                                                     be: str) -> None:
+def test_failure_while_installing_restores_old_files(
+    tmp_path: Path, deps: Path, venv: str, be: str
+) -> None:
     """The installer dies after removing the old torch: our backup puts it back."""
-    run(venv, planned(build_wheel(tmp_path / "w", label="null", requires=REQS), "null"),
-        deps, tmp_path, be)
+    run(
+        venv,
+        planned(build_wheel(tmp_path / "w", label="null", requires=REQS), "null"),
+        deps,
+        tmp_path,
+        be,
+    )
     # same version, so both backends must first remove the installed torch; the new wheel
     # has a file that cannot be written (its parent is a file), so the install fails midway
-    broken = build_wheel(tmp_path / "w2", label="cuda13.0", properties=CUDA_PROPS, requires=REQS,
-                         extra_files={"torch/version.py/x": b""})
+    broken = build_wheel(
+        tmp_path / "w2",
+        label="cuda13.0",
+        properties=CUDA_PROPS,
+        requires=REQS,
+        extra_files={"torch/version.py/x": b""},
+    )
     with pytest.raises(InstallError):
         run(venv, planned(broken, "cuda13.0", CUDA_PROPS), deps, tmp_path, be)
     assert build_of(venv) == "cpu"
@@ -162,11 +217,19 @@ def test_failure_while_installing_restores_old_files(tmp_path: Path, deps: Path,
 
 
 def test_concurrent_install_waits_then_times_out(tmp_path: Path, deps: Path, venv: str) -> None:
-    run(venv, planned(build_wheel(tmp_path / "w", label="null", requires=REQS), "null"),
-        deps, tmp_path, "pip")
+    run(
+        venv,
+        planned(build_wheel(tmp_path / "w", label="null", requires=REQS), "null"),
+        deps,
+        tmp_path,
+        "pip",
+    )
     interp = inspect_interpreter(venv)
-    cuda = planned(build_wheel(tmp_path / "w", label="cuda13.0", properties=CUDA_PROPS,
-                               requires=REQS), "cuda13.0", CUDA_PROPS)
+    cuda = planned(
+        build_wheel(tmp_path / "w", label="cuda13.0", properties=CUDA_PROPS, requires=REQS),
+        "cuda13.0",
+        CUDA_PROPS,
+    )
     messages: list[str] = []
     with environment_lock(interp.sys_prefix, tmp_path / "cache"), pytest.raises(LockTimeout) as err:
         run(venv, cuda, deps, tmp_path, "pip", lock_timeout=0.5, log=messages.append)
@@ -210,8 +273,13 @@ def test_backup_restores_a_partial_install(tmp_path: Path, deps: Path, venv: str
 
     from wheelmagic.envlock import Backup, installed_dists
 
-    run(venv, planned(build_wheel(tmp_path / "w", label="null", requires=REQS), "null"),
-        deps, tmp_path, "pip")
+    run(
+        venv,
+        planned(build_wheel(tmp_path / "w", label="null", requires=REQS), "null"),
+        deps,
+        tmp_path,
+        "pip",
+    )
     interp = inspect_interpreter(venv)
     sites = list(interp.site_packages)
     backup = Backup.take(["torch"], sites, interp.sys_prefix, tmp_path / "cache")
@@ -224,8 +292,9 @@ def test_backup_restores_a_partial_install(tmp_path: Path, deps: Path, venv: str
     (site / "torch" / "new_only.py").write_text("")
     di = site / "torch-2.15.0.dist-info"
     di.mkdir()
-    (di / "RECORD").write_text("torch/__init__.py,,\ntorch/new_only.py,,\n"
-                               "torch-2.15.0.dist-info/RECORD,,\n")
+    (di / "RECORD").write_text(
+        "torch/__init__.py,,\ntorch/new_only.py,,\ntorch-2.15.0.dist-info/RECORD,,\n"
+    )
     assert backup.restore() == ["torch"]
     backup.discard()
     assert build_of(venv) == "cpu"

@@ -234,15 +234,19 @@ def test_cache_prune_clear_and_sizes(srv: Server, tmp_path: Path) -> None:
     assert parse_size("20G") == 20 << 30 and parse_size("1.5M") == int(1.5 * (1 << 20))
 
 
-def test_cache_command(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                       capsys: pytest.CaptureFixture[str]) -> None:
+def test_cache_command(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     from wheelmagic.commands import cache as cache_cmd
 
     monkeypatch.setenv("WHEELMAGIC_CACHE_DIR", str(tmp_path / "cc"))
     parser = argparse.ArgumentParser()
     cache_cmd.register(parser.add_subparsers())
-    for argv in (["cache", "info", "--json"], ["cache", "prune", "--max-size", "1G"],
-                 ["cache", "clear"]):
+    for argv in (
+        ["cache", "info", "--json"],
+        ["cache", "prune", "--max-size", "1G"],
+        ["cache", "clear"],
+    ):
         args = parser.parse_args(argv)
         assert args.func(args) == 0
     assert str(tmp_path / "cc") in capsys.readouterr().out

@@ -187,12 +187,22 @@ def test_never_acts_once_torch_is_imported(site: Path) -> None:
         ("broken", "off", 0, 0, None),
     ],
 )
-def test_policies(site: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
-                  status: str, policy: str, doctor: int, fixes: int, says: str | None) -> None:
+def test_policies(
+    site: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    status: str,
+    policy: str,
+    doctor: int,
+    fixes: int,
+    says: str | None,
+) -> None:
     make_torch(site)
     monkeypatch.setenv("WHEELMAGIC_ON_MISMATCH", policy)
-    rec = Recorder(Diag(status, reasons=["torch 2.8.0+cu128 needs an NVIDIA GPU"]),
-                   fix=lambda: FixOutcome([], "already fitting"))
+    rec = Recorder(
+        Diag(status, reasons=["torch 2.8.0+cu128 needs an NVIDIA GPU"]),
+        fix=lambda: FixOutcome([], "already fitting"),
+    )
     wm_hook.install(doctor=rec.doctor, fixer=rec.fixer)
     import torch
 
@@ -207,8 +217,9 @@ def test_policies(site: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.Ca
             assert len(err.strip().splitlines()) == 1  # one clear line
 
 
-def test_magic_is_suggested_inside_ipython(site: Path, monkeypatch: pytest.MonkeyPatch,
-                                           capsys: pytest.CaptureFixture[str]) -> None:
+def test_magic_is_suggested_inside_ipython(
+    site: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     make_torch(site)
     rec = Recorder(Diag("suboptimal", reasons=["a faster build exists"]))
     wm_hook.install(object(), doctor=rec.doctor, fixer=rec.fixer)
@@ -217,8 +228,9 @@ def test_magic_is_suggested_inside_ipython(site: Path, monkeypatch: pytest.Monke
     assert "for the best build run: %variant_install torch==2.8.0" in capsys.readouterr().err
 
 
-def test_fix_continues_the_import_with_the_new_build(site: Path, tmp_path: Path,
-                                                     capsys: pytest.CaptureFixture[str]) -> None:
+def test_fix_continues_the_import_with_the_new_build(
+    site: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     """Nothing of torch was loaded yet: the new files are found again and run instead."""
     make_torch(site, "raise RuntimeError('the old build ran')\n", version="2.8.0+cu128")
     new_site = tmp_path / "new-site"
@@ -252,8 +264,7 @@ def test_fix_in_place_is_picked_up(site: Path) -> None:
     make_torch(site, "raise RuntimeError('the old build ran')\n", version="2.8.0+cu128")
 
     def fix() -> FixOutcome:
-        make_torch(site, "# a longer file than before, so no stale bytecode\n",
-                   version="2.8.0+cpu")
+        make_torch(site, "# a longer file than before, so no stale bytecode\n", version="2.8.0+cpu")
         return FixOutcome(["torch"], "installed torch 2.8.0 [cpu]")
 
     rec = Recorder(Diag("broken"), fix=fix)
@@ -263,8 +274,9 @@ def test_fix_in_place_is_picked_up(site: Path) -> None:
     assert torch.__version__ == "2.8.0+cpu"
 
 
-def test_failed_fix_keeps_old_build_and_never_loops(site: Path,
-                                                    capsys: pytest.CaptureFixture[str]) -> None:
+def test_failed_fix_keeps_old_build_and_never_loops(
+    site: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     make_torch(site, version="2.8.0+cu128")
 
     def fix() -> FixOutcome:
@@ -294,8 +306,9 @@ def test_failed_fix_keeps_old_build_and_never_loops(site: Path,
     assert str(Attempts().path) in err
 
 
-def test_fix_that_does_not_help_is_not_repeated(site: Path,
-                                                capsys: pytest.CaptureFixture[str]) -> None:
+def test_fix_that_does_not_help_is_not_repeated(
+    site: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     make_torch(site)
     diag = Diag("broken", reasons=["still broken"])
     for attempt in range(2):
@@ -310,8 +323,9 @@ def test_fix_that_does_not_help_is_not_repeated(site: Path,
     assert "it installed a build but the problem is still here" in capsys.readouterr().err
 
 
-def test_doctor_crash_never_breaks_the_import(site: Path,
-                                              capsys: pytest.CaptureFixture[str]) -> None:
+def test_doctor_crash_never_breaks_the_import(
+    site: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     make_torch(site)
 
     def doctor() -> Checkup:
@@ -322,18 +336,25 @@ def test_doctor_crash_never_breaks_the_import(site: Path,
 
     assert torch.__version__ == "2.8.0"
     assert "could not check the torch build (ValueError: unreadable snapshot)" in (
-        capsys.readouterr().err)
+        capsys.readouterr().err
+    )
 
 
-def test_replaced_while_loaded_needs_a_restart(site: Path,
-                                               capsys: pytest.CaptureFixture[str]) -> None:
+def test_replaced_while_loaded_needs_a_restart(
+    site: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     """torch was imported before the hook; torchvision's check replaces torch: restart."""
     make_torch(site)
     make_torch(site, "import torch\n", name="torchvision")
     import torch  # noqa: F401
 
-    rec = Recorder(Diag("broken", reasons=["torchvision needs another torch"],
-                        fix_requirements=["torch==2.8.0", "torchvision"]))
+    rec = Recorder(
+        Diag(
+            "broken",
+            reasons=["torchvision needs another torch"],
+            fix_requirements=["torch==2.8.0", "torchvision"],
+        )
+    )
     hook = wm_hook.install(doctor=rec.doctor, fixer=rec.fixer)
     with pytest.raises(RestartRequired) as info:
         import torchvision  # noqa: F401
@@ -343,10 +364,13 @@ def test_replaced_while_loaded_needs_a_restart(site: Path,
     assert "torchvision" not in sys.modules
 
 
-def test_restart_goes_through_the_kernel_module(site: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_restart_goes_through_the_kernel_module(
+    site: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import wheelmagic.kernel.restart as restart
 
     calls: list[tuple[str, list[str], Any]] = []
+
     def fake_restart(reason: str, packages: Any = (), ip: Any = None, **kw: Any) -> str:
         calls.append((reason, list(packages), ip))
         return "ipykernel"
@@ -370,8 +394,9 @@ LIBCUDNN = "libcudnn.so.9: cannot open shared object file: No such file or direc
 
 
 @pytest.mark.parametrize("exc", ["ImportError", "OSError"])
-def test_failed_import_keeps_the_original_error(site: Path, monkeypatch: pytest.MonkeyPatch,
-                                                exc: str) -> None:
+def test_failed_import_keeps_the_original_error(
+    site: Path, monkeypatch: pytest.MonkeyPatch, exc: str
+) -> None:
     make_torch(site, f"raise {exc}({LIBCUDNN!r})\n", version="2.8.0+cu128")
     monkeypatch.setenv("WHEELMAGIC_ON_MISMATCH", "warn")
     rec = Recorder(Diag("fits"))
@@ -381,8 +406,10 @@ def test_failed_import_keeps_the_original_error(site: Path, monkeypatch: pytest.
     err = info.value
     assert type(err).__name__ == exc and str(err) == LIBCUDNN
     notes = "\n".join(getattr(err, "__notes__", []))
-    assert "importing torch failed because an accelerator library the installed build needs " \
-           "is missing: libcudnn.so.9" in notes
+    assert (
+        "importing torch failed because an accelerator library the installed build needs "
+        "is missing: libcudnn.so.9" in notes
+    )
     assert "to fix it run: wheelmagic install torch==2.8.0" in notes
     assert rec.fix_calls == 0
     # user code that treats torch as optional behaves as before
@@ -399,25 +426,28 @@ def test_failed_import_is_fixed_and_asks_for_a_restart(site: Path) -> None:
     hook = wm_hook.install(doctor=rec.doctor, fixer=rec.fixer)
     with pytest.raises(ImportError) as info:
         import torch  # noqa: F401
-    notes = "\n".join(getattr(info.value, '__notes__', []))
+    notes = "\n".join(getattr(info.value, "__notes__", []))
     assert rec.fix_calls == 1
     assert "restart this Python process and import torch again" in notes
     assert hook.restart_pending
     with pytest.raises(ImportError) as again:  # same process: still the old libraries
         import torch  # noqa: F401, F811
     assert rec.fix_calls == 1
-    assert "still has the old one loaded: restart it" in "\n".join(getattr(again.value, '__notes__', []))
+    assert "still has the old one loaded: restart it" in "\n".join(
+        getattr(again.value, "__notes__", [])
+    )
 
 
-def test_error_is_explained_once_through_companions(site: Path,
-                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+def test_error_is_explained_once_through_companions(
+    site: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     make_torch(site, f"raise OSError({LIBCUDNN!r})\n")
     make_torch(site, "import torch\n", name="torchvision")
     monkeypatch.setenv("WHEELMAGIC_ON_MISMATCH", "warn")
     wm_hook.install(doctor=Recorder(Diag("fits")).doctor)
     with pytest.raises(OSError) as info:
         import torchvision  # noqa: F401
-    assert len(getattr(info.value, '__notes__', [])) == 1
+    assert len(getattr(info.value, "__notes__", [])) == 1
 
 
 def test_unknown_errors_pass_through_untouched(site: Path) -> None:
@@ -443,21 +473,43 @@ def test_policy_off_adds_nothing(site: Path, monkeypatch: pytest.MonkeyPatch) ->
     ("text", "kind", "library"),
     [
         (LIBCUDNN, "missing-library", "libcudnn.so.9"),
-        ("/x/torch/lib/libtorch_cuda.so: cannot open shared object file: No such file",
-         "missing-library", "libtorch_cuda.so"),
-        ("libcuda.so.1: cannot open shared object file: No such file or directory",
-         "no-driver", "libcuda.so.1"),
-        ("/x/torch/lib/libtorch_cuda.so: undefined symbol: ncclCommSplit, version libnccl.so.2",
-         "undefined-symbol", None),
+        (
+            "/x/torch/lib/libtorch_cuda.so: cannot open shared object file: No such file",
+            "missing-library",
+            "libtorch_cuda.so",
+        ),
+        (
+            "libcuda.so.1: cannot open shared object file: No such file or directory",
+            "no-driver",
+            "libcuda.so.1",
+        ),
+        (
+            "/x/torch/lib/libtorch_cuda.so: undefined symbol: ncclCommSplit, version libnccl.so.2",
+            "undefined-symbol",
+            None,
+        ),
         ("operator torchvision::nms does not exist", "companion-mismatch", None),
-        ("The NVIDIA driver on your system is too old (found version 12080). Please update",
-         "driver-too-old", None),
-        ("Found no NVIDIA driver on your system. Please check that you have an NVIDIA GPU",
-         "no-driver", None),
-        ("NVIDIA RTX PRO 6000 with CUDA capability sm_120 is not compatible with the current "
-         "PyTorch installation.", "gpu-unsupported", None),
-        ("hipErrorNoBinaryForGpu: Unable to find code object for all current devices!",
-         "rocm-no-binary", None),
+        (
+            "The NVIDIA driver on your system is too old (found version 12080). Please update",
+            "driver-too-old",
+            None,
+        ),
+        (
+            "Found no NVIDIA driver on your system. Please check that you have an NVIDIA GPU",
+            "no-driver",
+            None,
+        ),
+        (
+            "NVIDIA RTX PRO 6000 with CUDA capability sm_120 is not compatible with the current "
+            "PyTorch installation.",
+            "gpu-unsupported",
+            None,
+        ),
+        (
+            "hipErrorNoBinaryForGpu: Unable to find code object for all current devices!",
+            "rocm-no-binary",
+            None,
+        ),
     ],
 )
 def test_classify_error(text: str, kind: str, library: str | None) -> None:
@@ -475,5 +527,11 @@ def test_classify_error_follows_the_chain() -> None:
         cause = wm_hook.classify_error(outer)
     assert cause is not None and cause.library == "libcudnn.so.9"
     assert wm_hook.classify_error(ValueError("nothing known")) is None
-    assert "12.8" in wm_hook.classify_error(RuntimeError(  # type: ignore[union-attr]
-        "The NVIDIA driver on your system is too old (found version 12080)")).summary
+    assert (
+        "12.8"
+        in wm_hook.classify_error(
+            RuntimeError(  # type: ignore[union-attr]
+                "The NVIDIA driver on your system is too old (found version 12080)"
+            )
+        ).summary
+    )

@@ -22,7 +22,8 @@ from pathlib import Path
 import pytest
 
 pytestmark = pytest.mark.skipif(
-    shutil.which("gcc") is None or sys.platform != "linux", reason="needs gcc on Linux")
+    shutil.which("gcc") is None or sys.platform != "linux", reason="needs gcc on Linux"
+)
 
 EXT = sysconfig.get_config_var("EXT_SUFFIX") or ".so"
 
@@ -44,8 +45,11 @@ DEPS_C = "extern int cudnnGetVersion(void);\nint global_deps(void) { return cudn
 def _gcc(out: Path, src: str, *args: str) -> Path:
     c = out.parent / (out.name.split(".")[0] + "_src.c")
     c.write_text(src)
-    subprocess.run(["gcc", "-shared", "-fPIC", "-O0", "-o", str(out), str(c), *args],
-                   check=True, capture_output=True)
+    subprocess.run(
+        ["gcc", "-shared", "-fPIC", "-O0", "-o", str(out), str(c), *args],
+        check=True,
+        capture_output=True,
+    )
     c.unlink()
     return out
 
@@ -63,8 +67,12 @@ def native(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     link = [f"-L{stub}", "-l:libcudnn.so.9", "-Wl,-rpath,$ORIGIN/lib", "-Wl,--no-as-needed"]
     ext = _gcc(d / f"_C{EXT}", EXT_C, f"-I{sysconfig.get_paths()['include']}", *link)
     deps = _gcc(d / "libtorch_global_deps.so", DEPS_C, *link)
-    return {"stub": stub / "libcudnn.so.9", "empty": empty / "libcudnn.so.9", "ext": ext,
-            "deps": deps}
+    return {
+        "stub": stub / "libcudnn.so.9",
+        "empty": empty / "libcudnn.so.9",
+        "ext": ext,
+        "deps": deps,
+    }
 
 
 def make_site(root: Path, native: dict[str, Path], case: str) -> Path:
@@ -82,18 +90,23 @@ def make_site(root: Path, native: dict[str, Path], case: str) -> Path:
             shutil.copy(native["stub"], pkg / "lib" / "libcudnn.so.9")
     elif case == "ctypes":
         shutil.copy(native["deps"], pkg / "lib" / "libtorch_global_deps.so")
-        init += ("import ctypes, os\n"
-                 "ctypes.CDLL(os.path.join(os.path.dirname(__file__), 'lib', "
-                 "'libtorch_global_deps.so'), mode=ctypes.RTLD_GLOBAL)\n")
+        init += (
+            "import ctypes, os\n"
+            "ctypes.CDLL(os.path.join(os.path.dirname(__file__), 'lib', "
+            "'libtorch_global_deps.so'), mode=ctypes.RTLD_GLOBAL)\n"
+        )
     elif case == "driver-too-old":
-        init += ("raise RuntimeError('The NVIDIA driver on your system is too old (found version "
-                 "12080). Please update your GPU driver by downloading and installing a new "
-                 "version from the URL: http://www.nvidia.com/Download/index.aspx')\n")
+        init += (
+            "raise RuntimeError('The NVIDIA driver on your system is too old (found version "
+            "12080). Please update your GPU driver by downloading and installing a new "
+            "version from the URL: http://www.nvidia.com/Download/index.aspx')\n"
+        )
     elif case == "torchvision":
         tv = root / "torchvision"
         tv.mkdir()
         (tv / "__init__.py").write_text(
-            "import torch\nraise RuntimeError('operator torchvision::nms does not exist')\n")
+            "import torch\nraise RuntimeError('operator torchvision::nms does not exist')\n"
+        )
     (pkg / "__init__.py").write_text(init)
     return root
 
@@ -121,41 +134,77 @@ RUNNER = textwrap.dedent("""
     """)
 
 
-def run(site: Path, code: str, *, policy: str = "warn", diag: dict[str, object] | None = None,
-        fix: str = "ok", cache: Path) -> subprocess.CompletedProcess[str]:
+def run(
+    site: Path,
+    code: str,
+    *,
+    policy: str = "warn",
+    diag: dict[str, object] | None = None,
+    fix: str = "ok",
+    cache: Path,
+) -> subprocess.CompletedProcess[str]:
     runner = site / "_runner.py"
     runner.write_text(RUNNER)
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith("WHEELMAGIC_") and k not in ("LD_LIBRARY_PATH", "PYTHONPATH")}
-    env.update(PYTHONPATH=str(site), WHEELMAGIC_ON_MISMATCH=policy, FAKE_FIX=fix,
-               WHEELMAGIC_CACHE_DIR=str(cache),
-               FAKE_DIAG=json.dumps(diag or {"status": "fits", "reasons": [],
-                                             "fix_requirements": ["torch==2.8.0"]}))
-    return subprocess.run([sys.executable, "-c", f"import _runner\n{code}"], env=env,
-                          capture_output=True, text=True, timeout=120, cwd=site)
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("WHEELMAGIC_") and k not in ("LD_LIBRARY_PATH", "PYTHONPATH")
+    }
+    env.update(
+        PYTHONPATH=str(site),
+        WHEELMAGIC_ON_MISMATCH=policy,
+        FAKE_FIX=fix,
+        WHEELMAGIC_CACHE_DIR=str(cache),
+        FAKE_DIAG=json.dumps(
+            diag or {"status": "fits", "reasons": [], "fix_requirements": ["torch==2.8.0"]}
+        ),
+    )
+    return subprocess.run(
+        [sys.executable, "-c", f"import _runner\n{code}"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=site,
+    )
 
 
-def test_extension_loads_when_the_library_is_there(tmp_path: Path,
-                                                   native: dict[str, Path]) -> None:
+def test_extension_loads_when_the_library_is_there(tmp_path: Path, native: dict[str, Path]) -> None:
     site = make_site(tmp_path, native, "works")
     r = run(site, "import torch; print('cudnn', torch.cudnn)", cache=tmp_path / "c")
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == "cudnn 91000" and r.stderr == ""
 
 
-@pytest.mark.parametrize(("case", "message", "explained"), [
-    ("extension", "libcudnn.so.9: cannot open shared object file: No such file or directory",
-     "an accelerator library the installed build needs is missing: libcudnn.so.9"),
-    ("ctypes", "libcudnn.so.9: cannot open shared object file: No such file or directory",
-     "an accelerator library the installed build needs is missing: libcudnn.so.9"),
-    ("undefined-symbol", "undefined symbol: cudnnGetVersion",
-     "a compiled library does not match the one it was built against (undefined symbol "
-     "cudnnGetVersion): the builds are mixed"),
-    ("driver-too-old", "The NVIDIA driver on your system is too old (found version 12080)",
-     "the build needs a newer CUDA than the NVIDIA driver offers (driver supports CUDA 12.8)"),
-])
-def test_real_failure_is_explained_and_reraised(tmp_path: Path, native: dict[str, Path],
-                                                case: str, message: str, explained: str) -> None:
+@pytest.mark.parametrize(
+    ("case", "message", "explained"),
+    [
+        (
+            "extension",
+            "libcudnn.so.9: cannot open shared object file: No such file or directory",
+            "an accelerator library the installed build needs is missing: libcudnn.so.9",
+        ),
+        (
+            "ctypes",
+            "libcudnn.so.9: cannot open shared object file: No such file or directory",
+            "an accelerator library the installed build needs is missing: libcudnn.so.9",
+        ),
+        (
+            "undefined-symbol",
+            "undefined symbol: cudnnGetVersion",
+            "a compiled library does not match the one it was built against (undefined symbol "
+            "cudnnGetVersion): the builds are mixed",
+        ),
+        (
+            "driver-too-old",
+            "The NVIDIA driver on your system is too old (found version 12080)",
+            "the build needs a newer CUDA than the NVIDIA driver offers (driver supports CUDA 12.8)",
+        ),
+    ],
+)
+def test_real_failure_is_explained_and_reraised(
+    tmp_path: Path, native: dict[str, Path], case: str, message: str, explained: str
+) -> None:
     site = make_site(tmp_path, native, case)
     r = run(site, "import torch", cache=tmp_path / "c")
     assert r.returncode == 1
@@ -167,16 +216,19 @@ def test_real_failure_is_explained_and_reraised(tmp_path: Path, native: dict[str
 
 
 @pytest.mark.parametrize("case", ["extension", "ctypes", "undefined-symbol"])
-def test_except_importerror_still_works(tmp_path: Path, native: dict[str, Path],
-                                        case: str) -> None:
+def test_except_importerror_still_works(tmp_path: Path, native: dict[str, Path], case: str) -> None:
     site = make_site(tmp_path, native, case)
     expected = "OSError" if case == "ctypes" else "ImportError"
-    r = run(site, textwrap.dedent("""
+    r = run(
+        site,
+        textwrap.dedent("""
         try:
             import torch
         except (ImportError, OSError) as err:
             print("optional:", type(err).__name__, len(getattr(err, "__notes__", [])))
-        """), cache=tmp_path / "c")
+        """),
+        cache=tmp_path / "c",
+    )
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == f"optional: {expected} 1"
 
@@ -186,8 +238,10 @@ def test_torchvision_for_another_torch(tmp_path: Path, native: dict[str, Path]) 
     r = run(site, "import torchvision", cache=tmp_path / "c")
     assert r.returncode == 1
     assert "RuntimeError: operator torchvision::nms does not exist" in r.stderr
-    assert ("wheelmagic: importing torchvision failed because torchvision was built for another "
-            "torch than the one installed") in r.stderr
+    assert (
+        "wheelmagic: importing torchvision failed because torchvision was built for another "
+        "torch than the one installed"
+    ) in r.stderr
 
 
 def test_auto_fixes_then_asks_for_a_restart_once(tmp_path: Path, native: dict[str, Path]) -> None:
@@ -210,8 +264,11 @@ def test_auto_fixes_then_asks_for_a_restart_once(tmp_path: Path, native: dict[st
 def test_broken_build_is_fixed_once_not_twice(tmp_path: Path, native: dict[str, Path]) -> None:
     """The doctor says broken *and* the import fails: one mismatch, one fix, in any process."""
     site = make_site(tmp_path, native, "extension")
-    diag = {"status": "broken", "reasons": ["torch 2.8.0+cu128 needs cuDNN 9"],
-            "fix_requirements": ["torch==2.8.0"]}
+    diag = {
+        "status": "broken",
+        "reasons": ["torch 2.8.0+cu128 needs cuDNN 9"],
+        "fix_requirements": ["torch==2.8.0"],
+    }
     r = run(site, "import torch", policy="auto", diag=diag, cache=tmp_path / "c")
     assert r.returncode == 1
     assert r.stderr.count("installing the fitting build") == 1

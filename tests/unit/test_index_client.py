@@ -33,16 +33,19 @@ def built(tmp_path: Path) -> Iterator[Server]:
 
 
 def _config(*urls: str, **kw: object) -> IndexConfig:
-    return IndexConfig(index_urls=tuple(urls), torch_backend="none", pytorch_defaults=False,
-                       **kw)  # type: ignore[arg-type]
+    return IndexConfig(index_urls=tuple(urls), torch_backend="none", pytorch_defaults=False, **kw)  # type: ignore[arg-type]
 
 
 def test_project_json_negotiation_and_variants(built: Server, tmp_path: Path) -> None:
     with IndexClient(_config(built.url("simple/")), tmp_path / "cache") as client:
         files = client.project("Demo")
     names = sorted(c.filename for c in files.candidates)
-    assert names == ["demo-0.9-py3-none-any.whl", "demo-1.0-py3-none-any-cu128.whl",
-                     "demo-1.0-py3-none-any-null.whl", "demo-1.0-py3-none-any.whl"]
+    assert names == [
+        "demo-0.9-py3-none-any.whl",
+        "demo-1.0-py3-none-any-cu128.whl",
+        "demo-1.0-py3-none-any-null.whl",
+        "demo-1.0-py3-none-any.whl",
+    ]
     assert set(files.variants) == {Version("1.0")}
     assert set(files.variants[Version("1.0")].variants) == {"cu128", "null"}
     plain = next(c for c in files.candidates if c.filename == "demo-1.0-py3-none-any.whl")
@@ -64,14 +67,18 @@ def test_second_run_downloads_no_page_bodies(built: Server, tmp_path: Path) -> N
 
 def test_html_only_server_and_odd_markup(built: Server, tmp_path: Path) -> None:
     h = "b" * 64
-    odd = (f"<html><BODY><a href='../../files/demo-2.0-py3-none-any.whl#sha256={h}' "
-           "data-requires-python='&gt;=3.10'>d<a href=../../files/demo-2.1-py3-none-any.whl>"
-           "<a href='../../files/..%2f..%2fescape-1.0-py3-none-any.whl'>").encode()
+    odd = (
+        f"<html><BODY><a href='../../files/demo-2.0-py3-none-any.whl#sha256={h}' "
+        "data-requires-python='&gt;=3.10'>d<a href=../../files/demo-2.1-py3-none-any.whl>"
+        "<a href='../../files/..%2f..%2fescape-1.0-py3-none-any.whl'>"
+    ).encode()
     built.faults["/simple/demo/"] = Fault("body", body=odd, content_type="text/html")
     with IndexClient(_config(built.url("simple/")), None) as client:
         files = client.project("demo")
-    assert [c.filename for c in files.candidates] == ["demo-2.0-py3-none-any.whl",
-                                                      "demo-2.1-py3-none-any.whl"]
+    assert [c.filename for c in files.candidates] == [
+        "demo-2.0-py3-none-any.whl",
+        "demo-2.1-py3-none-any.whl",
+    ]
     assert files.candidates[0].requires_python == ">=3.10"
     assert any("unsafe" in n for n in files.notes)
 
@@ -110,8 +117,14 @@ def test_bad_variants_json_is_reported_not_used(built: Server, tmp_path: Path, k
 def test_several_indexes_union_merge_and_failures(built: Server, tmp_path: Path) -> None:
     wheels = tmp_path / "w2"
     wheels.mkdir()
-    make_wheel(wheels, "demo", "1.0", tag="py2.py3-none-any", label="cu126",
-               variant_json=variant_doc("cu126", {"nvidia": {"cuda_version_lower_bound": ["12.6"]}}))
+    make_wheel(
+        wheels,
+        "demo",
+        "1.0",
+        tag="py2.py3-none-any",
+        label="cu126",
+        variant_json=variant_doc("cu126", {"nvidia": {"cuda_version_lower_bound": ["12.6"]}}),
+    )
     build_index(wheels, tmp_path / "www2")
     with serve_directory(tmp_path / "www2") as second:
         config = _config(built.url("simple/"), second.url("simple/"), "http://127.0.0.1:9/simple/")
@@ -143,9 +156,10 @@ def test_500_then_200_is_retried(built: Server) -> None:
 
 def test_redirect_policy(built: Server) -> None:
     built.faults["/simple/demo/"] = Fault("redirect", location="http://10.255.255.1/simple/demo/")
-    with IndexClient(_config(built.url("simple/")), None) as client, pytest.raises(
-        IndexError_
-    ) as info:
+    with (
+        IndexClient(_config(built.url("simple/")), None) as client,
+        pytest.raises(IndexError_) as info,
+    ):
         client.project("demo")
     assert "downgrades" in str(info.value)
     local = built.url("simple/demo/").replace("127.0.0.1", "localhost")
@@ -174,12 +188,17 @@ def test_legacy_backend_indexes_as_virtual_variants(tmp_path: Path) -> None:
     (root / "vi" / "simple").mkdir(parents=True)  # an empty variant index: 404 per project
     with serve_directory(root) as srv:
         config = resolve_indexes(
-            srv.url("cu128/simple/"), env={
+            srv.url("cu128/simple/"),
+            env={
                 "WHEELMAGIC_PYTORCH_INDEX_BASE": srv.url("").rstrip("/"),
-                "WHEELMAGIC_PYTORCH_VARIANT_INDEX": srv.url("vi/simple/")},
-            torch_backend="auto", read_pip_files=False)
-        supported = {"nvidia": {"cuda_version_lower_bound": ["12.8", "12.6"],
-                                "sm_arch": ["90_real"]}}
+                "WHEELMAGIC_PYTORCH_VARIANT_INDEX": srv.url("vi/simple/"),
+            },
+            torch_backend="auto",
+            read_pip_files=False,
+        )
+        supported = {
+            "nvidia": {"cuda_version_lower_bound": ["12.8", "12.6"], "sm_arch": ["90_real"]}
+        }
         # the per-backend pages live at <base>/<backend>/<project>/ in PyTorch's layout
         for backend in ("cu128", "cpu"):
             for proj in ("torch", "torchvision"):
@@ -213,27 +232,42 @@ def test_file_index_and_find_links(tmp_path: Path) -> None:
     config = _config((tmp_path / "www" / "simple").as_uri(), find_links=(flat.as_uri(),))
     with IndexClient(config, None) as client:
         files = client.project("demo")
-    assert sorted(c.filename for c in files.candidates) == ["demo-1.0-py3-none-any.whl",
-                                                            "demo-3.0-py3-none-any.whl"]
+    assert sorted(c.filename for c in files.candidates) == [
+        "demo-1.0-py3-none-any.whl",
+        "demo-3.0-py3-none-any.whl",
+    ]
     assert files.candidates[0].url.startswith("file://")
 
 
 def test_resolve_indexes_order(tmp_path: Path) -> None:
     conf = tmp_path / "pip.conf"
-    conf.write_text("[global]\nindex-url = https://conf/simple\nextra-index-url = "
-                    "file:///opt/pypi/simple file:///opt/pypi-more/simple\ntrusted-host = lan\n")
+    conf.write_text(
+        "[global]\nindex-url = https://conf/simple\nextra-index-url = "
+        "file:///opt/pypi/simple file:///opt/pypi-more/simple\ntrusted-host = lan\n"
+    )
     env = {"PIP_CONFIG_FILE": str(conf), "HOME": str(tmp_path)}
     c = resolve_indexes(env=env)
-    assert c.index_urls == ("https://conf/simple", "file:///opt/pypi/simple",
-                            "file:///opt/pypi-more/simple")
+    assert c.index_urls == (
+        "https://conf/simple",
+        "file:///opt/pypi/simple",
+        "file:///opt/pypi-more/simple",
+    )
     assert c.trusted_hosts == ("lan",) and c.pytorch_defaults
     c = resolve_indexes(env={**env, "PIP_INDEX_URL": "https://pipenv/simple"})
     assert c.index_urls[0] == "https://pipenv/simple"
-    c = resolve_indexes(env={**env, "WHEELMAGIC_INDEX_URL": "https://wm/simple",
-                             "PIP_INDEX_URL": "https://pipenv/simple"})
+    c = resolve_indexes(
+        env={
+            **env,
+            "WHEELMAGIC_INDEX_URL": "https://wm/simple",
+            "PIP_INDEX_URL": "https://pipenv/simple",
+        }
+    )
     assert c.index_urls[0] == "https://wm/simple" and not c.pytorch_defaults
-    c = resolve_indexes("https://opt/simple", ["https://x/simple"],
-                        env={**env, "WHEELMAGIC_INDEX_URL": "https://wm/simple"})
+    c = resolve_indexes(
+        "https://opt/simple",
+        ["https://x/simple"],
+        env={**env, "WHEELMAGIC_INDEX_URL": "https://wm/simple"},
+    )
     assert c.index_urls == ("https://opt/simple", "https://x/simple")
     c = resolve_indexes(env={"PIP_CONFIG_FILE": "/dev/null", "HOME": str(tmp_path)})
     assert c.index_urls == ("https://pypi.org/simple/",)

@@ -60,17 +60,26 @@ def test_json_page() -> None:
         "meta": {"api-version": "1.1"},
         "name": "torch",
         "files": [
-            {"filename": "torch-2.8.0-py3-none-any.whl", "url": "../../files/t.whl",
-             "hashes": {"sha256": H}, "requires-python": ">=3.9", "yanked": "bad",
-             "core-metadata": {"sha256": H}, "size": 10},
-            {"filename": "torch-2.7.0-py3-none-any.whl", "url": "https://x/t2.whl#sha256=" + H,
-             "hashes": {}, "yanked": False},
+            {
+                "filename": "torch-2.8.0-py3-none-any.whl",
+                "url": "../../files/t.whl",
+                "hashes": {"sha256": H},
+                "requires-python": ">=3.9",
+                "yanked": "bad",
+                "core-metadata": {"sha256": H},
+                "size": 10,
+            },
+            {
+                "filename": "torch-2.7.0-py3-none-any.whl",
+                "url": "https://x/t2.whl#sha256=" + H,
+                "hashes": {},
+                "yanked": False,
+            },
             {"filename": "../x.whl", "url": "x"},
             "garbage",
         ],
     }
-    page = parse_project_page(json.dumps(doc).encode(), "application/vnd.pypi.simple.v1+json",
-                              BASE)
+    page = parse_project_page(json.dumps(doc).encode(), "application/vnd.pypi.simple.v1+json", BASE)
     a, b = page.files
     assert a.url == "https://example.org/files/t.whl" and a.filename.startswith("torch-2.8.0")
     assert a.yanked == "bad" and a.size == 10 and a.metadata_url
@@ -82,8 +91,11 @@ def test_json_page_errors() -> None:
     with pytest.raises(PageError):
         parse_project_page(b"{not json", "application/vnd.pypi.simple.v1+json", BASE)
     with pytest.raises(PageError):
-        parse_project_page(b'{"meta": {"api-version": "2.0"}, "files": []}',
-                           "application/vnd.pypi.simple.v1+json", BASE)
+        parse_project_page(
+            b'{"meta": {"api-version": "2.0"}, "files": []}',
+            "application/vnd.pypi.simple.v1+json",
+            BASE,
+        )
     deep = b"[" * 100000 + b"]" * 100000
     with pytest.raises(PageError):
         parse_project_page(deep, "application/vnd.pypi.simple.v1+json", BASE)
@@ -107,7 +119,10 @@ def test_redact_and_safe_filename() -> None:
     for bad in ("../x.whl", "a/b.whl", "a\\b.whl", "..", ".hidden.whl", "%2e%2e%2fx.whl"):
         with pytest.raises(ValueError):
             safe_filename(bad)
-    assert safe_filename("torch-2.8.0%2Bcu128-py3-none-any.whl") == "torch-2.8.0+cu128-py3-none-any.whl"
+    assert (
+        safe_filename("torch-2.8.0%2Bcu128-py3-none-any.whl")
+        == "torch-2.8.0+cu128-py3-none-any.whl"
+    )
 
 
 def test_transport_and_redirect_policy() -> None:

@@ -31,7 +31,7 @@ VERSION_PY_CU130 = (
     "rocm: Optional[str] = None\nxpu: Optional[str] = None"
 )
 REQUIRES_CU130 = [
-    'cuda-toolkit[cublas,cudart,cufft,cufile,cupti,curand,cusolver,cusparse,nvjitlink,nvrtc,nvtx]'
+    "cuda-toolkit[cublas,cudart,cufft,cufile,cupti,curand,cusolver,cusparse,nvjitlink,nvrtc,nvtx]"
     '==13.0.2; platform_system == "Linux"',
     'cuda-bindings<14,>=13.0.3; platform_system == "Linux"',
     'nvidia-cudnn-cu13==9.19.0.56; platform_system == "Linux"',
@@ -89,7 +89,10 @@ def make_dist(
     meta = ["Metadata-Version: 2.4", f"Name: {name}", f"Version: {version}"]
     meta += [f"Requires-Dist: {r}" for r in requires]
     (dist_info / "METADATA").write_text("\n".join(meta) + "\n\n")
-    record = [f"{f},," for f in files] + [f"{dist_info.name}/METADATA,,", f"{dist_info.name}/RECORD,,"]
+    record = [f"{f},," for f in files] + [
+        f"{dist_info.name}/METADATA,,",
+        f"{dist_info.name}/RECORD,,",
+    ]
     module = module or name
     if version_py is not None:
         (site / module).mkdir(exist_ok=True)
@@ -121,8 +124,14 @@ def extract_cpu_wheel(site: Path) -> None:
 
 
 def test_pypi_cu130_from_version_py_and_requires(tmp_path: Path) -> None:
-    make_dist(tmp_path, "torch", "2.11.0", version_py=VERSION_PY_CU130, requires=REQUIRES_CU130,
-              files=["torch/lib/libtorch_cuda.so"])
+    make_dist(
+        tmp_path,
+        "torch",
+        "2.11.0",
+        version_py=VERSION_PY_CU130,
+        requires=REQUIRES_CU130,
+        files=["torch/lib/libtorch_cuda.so"],
+    )
     build = read_installed([tmp_path])["torch"]
     assert build.kind == "cuda"
     assert build.cuda == "13.0"
@@ -139,8 +148,13 @@ def test_pypi_cu130_from_version_py_and_requires(tmp_path: Path) -> None:
 @pytest.mark.skipif(not H100_FIXTURE.exists(), reason="shared H100 fixture not present")
 def test_recorded_h100_version_py_text(tmp_path: Path) -> None:
     recorded = json.loads(H100_FIXTURE.read_text())["installed_torch"]
-    make_dist(tmp_path, "torch", "2.11.0", version_py=recorded["torch/version.py"],
-              requires=recorded["Requires-Dist (Linux)"])
+    make_dist(
+        tmp_path,
+        "torch",
+        "2.11.0",
+        version_py=recorded["torch/version.py"],
+        requires=recorded["Requires-Dist (Linux)"],
+    )
     build = read_installed([tmp_path])["torch"]
     assert (build.kind, build.cuda, str(build.full_version)) == ("cuda", "13.0", "2.11.0+cu130")
 
@@ -159,8 +173,13 @@ def test_real_cpu_wheel(tmp_path: Path) -> None:
 
 
 def test_rocm_build_without_rocm_field(tmp_path: Path) -> None:
-    make_dist(tmp_path, "torch", "2.7.0+rocm6.3", version_py=VERSION_PY_ROCM,
-              files=["torch/lib/libtorch_hip.so"])
+    make_dist(
+        tmp_path,
+        "torch",
+        "2.7.0+rocm6.3",
+        version_py=VERSION_PY_ROCM,
+        files=["torch/lib/libtorch_hip.so"],
+    )
     build = read_installed([tmp_path])["torch"]
     assert build.kind == "rocm"
     assert build.hip == "6.3.42131" and build.rocm == "6.3"
@@ -175,17 +194,28 @@ def test_rocm_version_from_hip_when_no_label(tmp_path: Path) -> None:
 
 
 def test_29_era_file_without_rocm(tmp_path: Path) -> None:
-    make_dist(tmp_path, "torch", "2.9.0+cu128", version_py=VERSION_PY_29,
-              requires=["nvidia-cuda-runtime-cu12==12.8.90", "nvidia-cublas-cu12==12.8.4.1"])
+    make_dist(
+        tmp_path,
+        "torch",
+        "2.9.0+cu128",
+        version_py=VERSION_PY_29,
+        requires=["nvidia-cuda-runtime-cu12==12.8.90", "nvidia-cublas-cu12==12.8.4.1"],
+    )
     build = read_installed([tmp_path])["torch"]
     assert (build.kind, build.cuda, build.rocm, build.hip) == ("cuda", "12.8", None, None)
 
 
 def test_cu12_requires_dist_alone(tmp_path: Path) -> None:
     """No version.py, no label: the runtime wheel's pin says CUDA 12.8."""
-    make_dist(tmp_path, "torch", "2.8.0",
-              requires=["nvidia-cuda-runtime-cu12==12.8.90; platform_system == 'Linux'",
-                        "nvidia-cudnn-cu12==9.10.2.21"])
+    make_dist(
+        tmp_path,
+        "torch",
+        "2.8.0",
+        requires=[
+            "nvidia-cuda-runtime-cu12==12.8.90; platform_system == 'Linux'",
+            "nvidia-cudnn-cu12==9.10.2.21",
+        ],
+    )
     build = read_installed([tmp_path])["torch"]
     assert build.kind == "cuda" and build.cuda == "12.8"
     assert build.evidence[0].startswith("Requires-Dist: nvidia-cuda-runtime-cu12")
@@ -206,8 +236,11 @@ def test_cu13_toolkit_pin_alone(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("lib", "kind"),
-    [("torch/lib/libtorch_cuda.so", "cuda"), ("torch/lib/libtorch_hip.so", "rocm"),
-     ("torch/lib/libtorch_xpu.so", "xpu")],
+    [
+        ("torch/lib/libtorch_cuda.so", "cuda"),
+        ("torch/lib/libtorch_hip.so", "rocm"),
+        ("torch/lib/libtorch_xpu.so", "xpu"),
+    ],
 )
 def test_record_fallback(tmp_path: Path, lib: str, kind: str) -> None:
     make_dist(tmp_path, "torch", "2.8.0", files=[lib])
@@ -225,8 +258,13 @@ def test_nothing_known_is_unknown(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("local", "kind", "line"),
-    [("cu128", "cuda", "cuda12.8"), ("cpu", "cpu", "cpu"), ("rocm6.4", "rocm", "rocm6.4"),
-     ("xpu", "xpu", "xpu"), ("cu92", "cuda", "cuda9.2")],
+    [
+        ("cu128", "cuda", "cuda12.8"),
+        ("cpu", "cpu", "cpu"),
+        ("rocm6.4", "rocm", "rocm6.4"),
+        ("xpu", "xpu", "xpu"),
+        ("cu92", "cuda", "cuda9.2"),
+    ],
 )
 def test_metadata_local_label(tmp_path: Path, local: str, kind: str, line: str) -> None:
     make_dist(tmp_path, "torch", f"2.8.0+{local}")
@@ -260,18 +298,26 @@ def test_bad_variant_json_is_evidence_not_crash(tmp_path: Path) -> None:
 
 
 def test_torchvision_cuda_from_version_label(tmp_path: Path) -> None:
-    make_dist(tmp_path, "torchvision", "0.29.1",
-              version_py=VERSION_PY_TORCHVISION.format(version="0.29.1+cu130"),
-              requires=["numpy", "torch==2.14.1", "pillow!=8.3.*,>=5.3.0"])
+    make_dist(
+        tmp_path,
+        "torchvision",
+        "0.29.1",
+        version_py=VERSION_PY_TORCHVISION.format(version="0.29.1+cu130"),
+        requires=["numpy", "torch==2.14.1", "pillow!=8.3.*,>=5.3.0"],
+    )
     build = read_installed([tmp_path])["torchvision"]
     assert build.kind == "cuda" and build.cuda == "13.0" and build.local == "cu130"
     assert build.requires_torch == "==2.14.1"
 
 
 def test_torchaudio_version_py(tmp_path: Path) -> None:
-    make_dist(tmp_path, "torchaudio", "2.14.1",
-              version_py="__version__ = '2.14.1+cu126'\ngit_version = 'abc'\n",
-              requires=["torch==2.14.1"])
+    make_dist(
+        tmp_path,
+        "torchaudio",
+        "2.14.1",
+        version_py="__version__ = '2.14.1+cu126'\ngit_version = 'abc'\n",
+        requires=["torch==2.14.1"],
+    )
     build = read_installed([tmp_path])["torchaudio"]
     assert (build.kind, build.cuda) == ("cuda", "12.6")
 
@@ -317,21 +363,36 @@ def test_parse_version_py() -> None:
 
 
 def _build(name: str, version: str, **kw: object) -> InstalledBuild:
-    return InstalledBuild(name=name, version=Version(version), local=Version(version).local,  # type: ignore[arg-type]
-                          kind="cuda", **kw)  # type: ignore[arg-type]
+    return InstalledBuild(
+        name=name,
+        version=Version(version),
+        local=Version(version).local,  # type: ignore[arg-type]
+        kind="cuda",
+        **kw,
+    )  # type: ignore[arg-type]
 
 
 def test_torch_pin_accepts() -> None:
     torch = _build("torch", "2.14.1+cu130", cuda="13.0")
     assert torch_pin_accepts(_build("torchvision", "0.29.1", requires_torch="==2.14.1"), torch)
-    assert torch_pin_accepts(_build("torchvision", "0.28.0", requires_torch="==2.13.0"), torch) is False
-    assert torch_pin_accepts(_build("torchvision", "0.29.1", requires_torch="==2.14.1+cu126"),
-                             torch) is False
+    assert (
+        torch_pin_accepts(_build("torchvision", "0.28.0", requires_torch="==2.13.0"), torch)
+        is False
+    )
+    assert (
+        torch_pin_accepts(_build("torchvision", "0.29.1", requires_torch="==2.14.1+cu126"), torch)
+        is False
+    )
     assert torch_pin_accepts(_build("torchvision", "0.29.1"), torch) is None
-    pypi_torch = InstalledBuild(name="torch", version=Version("2.14.1"), local=None,  # type: ignore[arg-type]
-                                kind="unknown")
-    assert torch_pin_accepts(_build("torchvision", "0.29.1", requires_torch="==2.14.1+cu130"),
-                             pypi_torch)
+    pypi_torch = InstalledBuild(
+        name="torch",
+        version=Version("2.14.1"),
+        local=None,  # type: ignore[arg-type]
+        kind="unknown",
+    )
+    assert torch_pin_accepts(
+        _build("torchvision", "0.29.1", requires_torch="==2.14.1+cu130"), pypi_torch
+    )
 
 
 def test_plan_installed(tmp_path: Path) -> None:

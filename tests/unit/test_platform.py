@@ -55,7 +55,11 @@ def test_h100_from_nvml() -> None:
     assert p.nvidia.cuda_driver_version == "13.0"
     (gpu,) = p.nvidia.gpus
     assert (gpu.name, gpu.compute_capability, gpu.memory_bytes, gpu.mig) == (
-        "NVIDIA H100 80GB HBM3", "9.0", 85520809984, False)
+        "NVIDIA H100 80GB HBM3",
+        "9.0",
+        85520809984,
+        False,
+    )
     assert p.cpu is not None and p.cpu.x86_64_level == 4
     assert "NVML" in p.sources["nvidia.driver_version"]
     # NVML worked: no subprocess fallback was tried
@@ -82,18 +86,21 @@ def test_t4_535() -> None:
 MIXED = "nvidia-mixed-gtx1080ti-rtx5090-driver580"
 
 
-@pytest.mark.parametrize(("cvd", "names"), [
-    (None, ["NVIDIA GeForce GTX 1080 Ti", "NVIDIA GeForce RTX 5090"]),
-    ("1", ["NVIDIA GeForce RTX 5090"]),
-    ("1,0", ["NVIDIA GeForce RTX 5090", "NVIDIA GeForce GTX 1080 Ti"]),
-    ("", []),
-    ("-1", []),
-    ("0,7,1", ["NVIDIA GeForce GTX 1080 Ti"]),  # CUDA stops at the first invalid entry
-    ("GPU-5a1b2c3d-0000-4000-8000-000000005090", ["NVIDIA GeForce RTX 5090"]),
-    ("GPU-5a1b2c3d-0000-4000-8000-0000000050", ["NVIDIA GeForce RTX 5090"]),  # unique prefix
-    ("GPU-5a1b2c3d", []),  # ambiguous prefix
-    (" 0 , 0 ", ["NVIDIA GeForce GTX 1080 Ti"]),
-])
+@pytest.mark.parametrize(
+    ("cvd", "names"),
+    [
+        (None, ["NVIDIA GeForce GTX 1080 Ti", "NVIDIA GeForce RTX 5090"]),
+        ("1", ["NVIDIA GeForce RTX 5090"]),
+        ("1,0", ["NVIDIA GeForce RTX 5090", "NVIDIA GeForce GTX 1080 Ti"]),
+        ("", []),
+        ("-1", []),
+        ("0,7,1", ["NVIDIA GeForce GTX 1080 Ti"]),  # CUDA stops at the first invalid entry
+        ("GPU-5a1b2c3d-0000-4000-8000-000000005090", ["NVIDIA GeForce RTX 5090"]),
+        ("GPU-5a1b2c3d-0000-4000-8000-0000000050", ["NVIDIA GeForce RTX 5090"]),  # unique prefix
+        ("GPU-5a1b2c3d", []),  # ambiguous prefix
+        (" 0 , 0 ", ["NVIDIA GeForce GTX 1080 Ti"]),
+    ],
+)
 def test_cuda_visible_devices(cvd: str | None, names: list[str]) -> None:
     env = {} if cvd is None else {"CUDA_VISIBLE_DEVICES": cvd}
     p, _ = run(MIXED, env)
@@ -170,7 +177,10 @@ def test_nvidia_smi_gives_gpus_when_libcuda_fails() -> None:
     assert p.nvidia.cuda_driver_version is None
     (gpu,) = p.nvidia.gpus
     assert (gpu.name, gpu.compute_capability, gpu.memory_bytes) == (
-        "NVIDIA H100 80GB HBM3", "9.0", 81559 * 1024 * 1024)
+        "NVIDIA H100 80GB HBM3",
+        "9.0",
+        81559 * 1024 * 1024,
+    )
     argv = next(c[1] for c in probes.calls if c[0] == "run")
     assert argv[0] == "nvidia-smi" and "--format=csv,noheader,nounits" in argv
 
@@ -240,8 +250,9 @@ def test_probe_exceptions_never_escape(broken: str) -> None:
     def boom(*_a: object, **_k: object) -> Any:
         raise OSError("boom")
 
-    probes = Exploding(facts("apple-m2-macos14") if broken == "archspec_host"
-                       else facts("nvidia-h100-driver580"))
+    probes = Exploding(
+        facts("apple-m2-macos14") if broken == "archspec_host" else facts("nvidia-h100-driver580")
+    )
     setattr(probes, broken, boom)
     p = detect(env={}, probes=probes)
     assert any("boom" in v for v in p.sources.values())
@@ -262,8 +273,16 @@ def test_amd_rocm_path_env() -> None:
     assert p.amd is not None and p.amd.rocm_version == "7.1"
 
 
-@pytest.mark.parametrize(("n", "name"), [(90010, "gfx90a"), (110000, "gfx1100"), (90402, "gfx942"),
-                                         (100300, "gfx1030"), (120001, "gfx1201")])
+@pytest.mark.parametrize(
+    ("n", "name"),
+    [
+        (90010, "gfx90a"),
+        (110000, "gfx1100"),
+        (90402, "gfx942"),
+        (100300, "gfx1030"),
+        (120001, "gfx1201"),
+    ],
+)
 def test_gfx_name(n: int, name: str) -> None:
     assert gfx_name(n) == name
 
@@ -336,10 +355,15 @@ def test_overrides() -> None:
 
 
 def test_uv_amd_override_and_bad_values_are_reasons() -> None:
-    p, _ = run("nogpu-x86_64", {"UV_AMD_GPU_ARCHITECTURE": "gfx1100",
-                                "AMD_VARIANT_PROVIDER_FORCE_ROCM_VERSION": "7.1",
-                                "NV_VARIANT_PROVIDER_FORCE_SM_ARCH": "sm90",
-                                "UV_CUDA_DRIVER_VERSION": ""})
+    p, _ = run(
+        "nogpu-x86_64",
+        {
+            "UV_AMD_GPU_ARCHITECTURE": "gfx1100",
+            "AMD_VARIANT_PROVIDER_FORCE_ROCM_VERSION": "7.1",
+            "NV_VARIANT_PROVIDER_FORCE_SM_ARCH": "sm90",
+            "UV_CUDA_DRIVER_VERSION": "",
+        },
+    )
     assert p.amd is not None and p.amd.gfx == ("gfx1100",) and p.amd.rocm_version is None
     assert "x.y.z" in p.sources["override.AMD_VARIANT_PROVIDER_FORCE_ROCM_VERSION"]
     assert "ignored" in p.sources["override.NV_VARIANT_PROVIDER_FORCE_SM_ARCH"]

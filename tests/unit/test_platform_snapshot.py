@@ -32,8 +32,13 @@ def test_detected_platform_round_trips() -> None:
 
 
 def test_partial_snapshot_loads() -> None:
-    data = {"nvidia": {"driver_version": "535.104.05", "cuda_driver_version": "12.2",
-                       "gpus": [{"compute_capability": "7.5"}]}}
+    data = {
+        "nvidia": {
+            "driver_version": "535.104.05",
+            "cuda_driver_version": "12.2",
+            "gpus": [{"compute_capability": "7.5"}],
+        }
+    }
     p = Platform.from_json(data)
     assert p.nvidia is not None and p.nvidia.gpus is not None
     assert p.nvidia.gpus[0].cc == (7, 5) and p.os is None and p.cpu is None
@@ -42,30 +47,36 @@ def test_partial_snapshot_loads() -> None:
 
 
 def test_lenient_forms() -> None:
-    p = Platform.from_json({"nvidia": {"cuda_driver_version": 12040,
-                                       "gpus": [{"compute_capability": [8, 9]}]},
-                            "amd": None})
+    p = Platform.from_json(
+        {
+            "nvidia": {"cuda_driver_version": 12040, "gpus": [{"compute_capability": [8, 9]}]},
+            "amd": None,
+        }
+    )
     assert p.nvidia is not None and p.nvidia.cuda_driver_version == "12.4"
     assert p.nvidia.gpus is not None and p.nvidia.gpus[0].compute_capability == "8.9"
     assert p.amd is None
 
 
-@pytest.mark.parametrize(("data", "key"), [
-    ({"nvidia": {"cuda_version": "12.2"}}, "nvidia.cuda_version"),
-    ({"nvidia": {"cuda_driver_version": "twelve"}}, "nvidia.cuda_driver_version"),
-    ({"nvidia": {"gpus": [{"compute_capability": "9"}]}}, "nvidia.gpus[0].compute_capability"),
-    ({"nvidia": {"gpus": {"name": "x"}}}, "nvidia.gpus"),
-    ({"nvidia": {"gpus": [{"memory_bytes": -1}]}}, "nvidia.gpus[0].memory_bytes"),
-    ({"cpu": {"x86_64_level": 5}}, "cpu.x86_64_level"),
-    ({"cpu": {"x86_64_level": "3"}}, "cpu.x86_64_level"),
-    ({"amd": {"gfx": "gfx90a"}}, "amd.gfx"),
-    ({"amd": {"gfx": ["90a"]}}, "amd.gfx"),
-    ({"intel": {"device_ip": ["20.1"]}}, "intel.device_ip"),
-    ({"apple": []}, "apple"),
-    ({"sources": {"a": 1}}, "sources"),
-    ({"gpu": {}}, "gpu"),
-    ([], "<root>"),
-])
+@pytest.mark.parametrize(
+    ("data", "key"),
+    [
+        ({"nvidia": {"cuda_version": "12.2"}}, "nvidia.cuda_version"),
+        ({"nvidia": {"cuda_driver_version": "twelve"}}, "nvidia.cuda_driver_version"),
+        ({"nvidia": {"gpus": [{"compute_capability": "9"}]}}, "nvidia.gpus[0].compute_capability"),
+        ({"nvidia": {"gpus": {"name": "x"}}}, "nvidia.gpus"),
+        ({"nvidia": {"gpus": [{"memory_bytes": -1}]}}, "nvidia.gpus[0].memory_bytes"),
+        ({"cpu": {"x86_64_level": 5}}, "cpu.x86_64_level"),
+        ({"cpu": {"x86_64_level": "3"}}, "cpu.x86_64_level"),
+        ({"amd": {"gfx": "gfx90a"}}, "amd.gfx"),
+        ({"amd": {"gfx": ["90a"]}}, "amd.gfx"),
+        ({"intel": {"device_ip": ["20.1"]}}, "intel.device_ip"),
+        ({"apple": []}, "apple"),
+        ({"sources": {"a": 1}}, "sources"),
+        ({"gpu": {}}, "gpu"),
+        ([], "<root>"),
+    ],
+)
 def test_malformed_names_file_and_key(data: object, key: str, tmp_path: Path) -> None:
     path = tmp_path / "bad.json"
     path.write_text(json.dumps(data))

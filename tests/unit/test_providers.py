@@ -84,19 +84,37 @@ def test_kmd_only_infers_the_major() -> None:
     assert cuda_upper_bounds(nv("550.144.03", None).nvidia) == []  # type: ignore[arg-type]
 
 
-@pytest.mark.parametrize(("cc", "head"), [
-    ("8.9", ["89_real", "88_real", "86_real", "85_real", "84_real", "83_real", "82_real",
-             "81_real", "80_real", "89_virtual"]),
-    ("12.0", ["120_real", "120_virtual", "110_virtual", "103_virtual"]),
-    ("10.3", ["103_real", "102_real", "100_real", "103_virtual"]),
-    ("8.7", ["87_real", "87_virtual", "86_virtual"]),  # Orin: its own SASS only
-    ("5.0", ["50_real", "50_virtual"]),
-])
+@pytest.mark.parametrize(
+    ("cc", "head"),
+    [
+        (
+            "8.9",
+            [
+                "89_real",
+                "88_real",
+                "86_real",
+                "85_real",
+                "84_real",
+                "83_real",
+                "82_real",
+                "81_real",
+                "80_real",
+                "89_virtual",
+            ],
+        ),
+        ("12.0", ["120_real", "120_virtual", "110_virtual", "103_virtual"]),
+        ("10.3", ["103_real", "102_real", "100_real", "103_virtual"]),
+        ("8.7", ["87_real", "87_virtual", "86_virtual"]),  # Orin: its own SASS only
+        ("5.0", ["50_real", "50_virtual"]),
+    ],
+)
 def test_sm_arch_values(cc: str, head: list[str]) -> None:
     major, minor = (int(x) for x in cc.split("."))
     values = sm_arch_values((major, minor))
     assert values[: len(head)] == head
-    assert all(v.endswith("_virtual") for v in values[len([v for v in values if v.endswith("_real")]):])
+    assert all(
+        v.endswith("_virtual") for v in values[len([v for v in values if v.endswith("_real")]) :]
+    )
     assert sm_arch_values((3, 7)) == []
 
 
@@ -127,8 +145,9 @@ def test_mixed_gpus_intersection_is_conservative() -> None:
 
 
 def test_no_visible_gpu_means_no_nvidia_namespace() -> None:
-    p = Platform.from_json({"nvidia": {"driver_version": "580.65.06",
-                                       "cuda_driver_version": "13.0", "gpus": []}})
+    p = Platform.from_json(
+        {"nvidia": {"driver_version": "580.65.06", "cuda_driver_version": "13.0", "gpus": []}}
+    )
     assert "nvidia" not in supported_properties(p)
     assert any("no visible GPU" in line for line in explain(p))
 
@@ -150,7 +169,8 @@ def test_cpu_namespaces() -> None:
     assert list(m2) == ["aarch64"]
     assert m2["aarch64"]["version"] == ["8.5a", "8.4a", "8.3a", "8.2a", "8.1a", "8a"]
     assert [f for f in m2["aarch64"] if f != "version"] == [
-        f for f in AARCH64_FEATURES if f in m2["aarch64"]]
+        f for f in AARCH64_FEATURES if f in m2["aarch64"]
+    ]
     capped = Platform.from_json({"arch": "aarch64", "cpu": {"aarch64_version": "9.2a"}})
     assert supported_properties(capped)["aarch64"]["version"][0] == "9.0a"
 
@@ -160,7 +180,8 @@ def test_aarch64_chain_matches_archspec() -> None:
 
     chain = ["armv9.0a"] + [t.name for t in archspec.cpu.TARGETS["armv9.0a"].ancestors]
     assert [c.removeprefix("armv") if c != "aarch64" else "8a" for c in chain] == list(
-        AARCH64_VERSIONS)
+        AARCH64_VERSIONS
+    )
 
 
 def test_amd_and_intel() -> None:
@@ -208,5 +229,7 @@ def test_torch_210_on_mixed_has_no_cuda_build() -> None:
 
 
 def test_torch_210_on_mi250() -> None:
-    ok = labels_ok("2.10.0", Platform.from_json({"amd": {"gfx": ["gfx90a"], "rocm_version": "7.1"}}))
+    ok = labels_ok(
+        "2.10.0", Platform.from_json({"amd": {"gfx": ["gfx90a"], "rocm_version": "7.1"}})
+    )
     assert "rocm7.1" in ok and "rocm7.0" not in ok

@@ -55,13 +55,21 @@ class FakeDisplay:
 
 
 def _plan() -> Any:
-    pkg = SimpleNamespace(name="torch", version="2.14.1", label="cuda13.0", size=900 * 2**20,
-                          why="best for the driver (CUDA 13.0)")
+    pkg = SimpleNamespace(
+        name="torch",
+        version="2.14.1",
+        label="cuda13.0",
+        size=900 * 2**20,
+        why="best for the driver (CUDA 13.0)",
+    )
     keep = SimpleNamespace(name="torchvision", version="0.29.1", label=None, size=None, why="")
     return SimpleNamespace(
-        packages=[pkg], satisfied=[keep], interpreter=SimpleNamespace(executable="/env/bin/python"),
+        packages=[pkg],
+        satisfied=[keep],
+        interpreter=SimpleNamespace(executable="/env/bin/python"),
         summary=lambda: "will install torch 2.14.1 [cuda13.0]",
-        reasons=["torch: chose torch-2.14.1-...-cuda13.0.whl"], explanation=["considered 4 files"],
+        reasons=["torch: chose torch-2.14.1-...-cuda13.0.whl"],
+        explanation=["considered 4 files"],
     )
 
 
@@ -155,14 +163,34 @@ def test_text_renderer_plan() -> None:
 
 
 def test_doctor_report_html_and_text() -> None:
-    platform = SimpleNamespace(to_json=lambda: {
-        "os": "linux", "arch": "x86_64", "cpu": {"x86_64_level": 4},
-        "nvidia": {"driver_version": "580.65", "cuda_driver_version": "13.0", "gpus": [
-            {"index": 0, "name": "H100", "compute_capability": "9.0", "memory_bytes": 80 << 30}]},
-        "amd": None, "sources": {"nvidia": "NVML"}})
-    diag = SimpleNamespace(status="broken", reasons=["CUDA 13.0 build, driver supports 12.4"],
-                           predicted=["The NVIDIA driver on your system is too old"], notes=[],
-                           fix_magic="%variant_install torch --variant cuda12.4")
+    platform = SimpleNamespace(
+        to_json=lambda: {
+            "os": "linux",
+            "arch": "x86_64",
+            "cpu": {"x86_64_level": 4},
+            "nvidia": {
+                "driver_version": "580.65",
+                "cuda_driver_version": "13.0",
+                "gpus": [
+                    {
+                        "index": 0,
+                        "name": "H100",
+                        "compute_capability": "9.0",
+                        "memory_bytes": 80 << 30,
+                    }
+                ],
+            },
+            "amd": None,
+            "sources": {"nvidia": "NVML"},
+        }
+    )
+    diag = SimpleNamespace(
+        status="broken",
+        reasons=["CUDA 13.0 build, driver supports 12.4"],
+        predicted=["The NVIDIA driver on your system is too old"],
+        notes=[],
+        fix_magic="%variant_install torch --variant cuda12.4",
+    )
     installed = SimpleNamespace(summary=lambda: "torch 2.14.1+cu130 (CUDA 13.0)")
     rep = doctor_report(platform, diag, installed)
     html, text = rep._repr_html_(), rep.text()

@@ -67,7 +67,7 @@ def test_stage_rewrites_variant_markers(tmp_path: Path) -> None:
     assert reqs == [
         "filelock",
         "nvidia-cublas==13.1.1.3; platform_system == 'Linux'",
-        "nvidia-cudnn-cu13==9.24.0.43; platform_system == \"Linux\"",
+        'nvidia-cudnn-cu13==9.24.0.43; platform_system == "Linux"',
         "triton~=3.8.0; platform_system == 'Linux'",
         "pyyaml; extra == 'pyyaml'",
     ]
@@ -104,8 +104,13 @@ def test_stage_reuses_existing_output(tmp_path: Path) -> None:
 
 
 def test_untouched_members_are_copied_raw(tmp_path: Path) -> None:
-    src = build_wheel(tmp_path / "in", label="cuda13.0", properties=CUDA_PROPS,
-                      requires=CUDA_REQS, payload=200_000)
+    src = build_wheel(
+        tmp_path / "in",
+        label="cuda13.0",
+        properties=CUDA_PROPS,
+        requires=CUDA_REQS,
+        payload=200_000,
+    )
     staged = stage_wheel(src, tmp_path / "out", env=cuda_env())
     with zipfile.ZipFile(src) as a, zipfile.ZipFile(staged.path) as b:
         old = {i.filename: i for i in a.infolist()}
@@ -114,7 +119,10 @@ def test_untouched_members_are_copied_raw(tmp_path: Path) -> None:
                 continue
             o = old[info.filename]
             assert (info.CRC, info.compress_size, info.compress_type) == (
-                o.CRC, o.compress_size, o.compress_type)
+                o.CRC,
+                o.compress_size,
+                o.compress_type,
+            )
             raw_a = _raw(src, o)
             raw_b = _raw(staged.path, info)
             assert raw_a == raw_b
@@ -141,8 +149,10 @@ def test_members_with_data_descriptors(tmp_path: Path) -> None:
         def write(self, b: bytes) -> int:  # type: ignore[override]
             return self.f.write(b)
 
-    files = {"pkg/__init__.py": b"x = 1\n" * 100, "pkg-1.0.dist-info/METADATA":
-             b"Metadata-Version: 2.1\nName: pkg\nVersion: 1.0\nRequires-Dist: a; variant_label == 'x'\n"}
+    files = {
+        "pkg/__init__.py": b"x = 1\n" * 100,
+        "pkg-1.0.dist-info/METADATA": b"Metadata-Version: 2.1\nName: pkg\nVersion: 1.0\nRequires-Dist: a; variant_label == 'x'\n",
+    }
     record = "".join(f"{n},{record_hash(d)},{len(d)}\n" for n, d in files.items())
     files["pkg-1.0.dist-info/RECORD"] = (record + "pkg-1.0.dist-info/RECORD,,\n").encode()
     src = tmp_path / "pkg-1.0-py3-none-any.whl"
@@ -153,8 +163,11 @@ def test_members_with_data_descriptors(tmp_path: Path) -> None:
     with zipfile.ZipFile(src) as zf:
         assert all(i.flag_bits & 0x08 for i in zf.infolist())
     dst = tmp_path / "out.whl"
-    rewrite_wheel(src, dst, replace={"pkg-1.0.dist-info/METADATA":
-                                     b"Metadata-Version: 2.1\nName: pkg\nVersion: 1.0\n"})
+    rewrite_wheel(
+        src,
+        dst,
+        replace={"pkg-1.0.dist-info/METADATA": b"Metadata-Version: 2.1\nName: pkg\nVersion: 1.0\n"},
+    )
     members = check_wheel(dst)
     assert members["pkg/__init__.py"] == files["pkg/__init__.py"]
     out = subprocess.run([sys.executable, "-m", "zipfile", "-t", str(dst)], capture_output=True)
@@ -165,7 +178,8 @@ def test_rename_and_add_like_the_repacker(tmp_path: Path) -> None:
     src = build_wheel(tmp_path / "in", version="2.13.0", requires=["filelock"])
     dst = tmp_path / "renamed.whl"
     rewrite_wheel(
-        src, dst,
+        src,
+        dst,
         rename=lambda n: n.replace("torch-2.13.0.dist-info", "torch-2.13.0x.dist-info"),
         add={"torch-2.13.0x.dist-info/variant.json": b"{}"},
     )
@@ -177,12 +191,14 @@ def test_rename_and_add_like_the_repacker(tmp_path: Path) -> None:
 
 
 def test_edit_metadata_keeps_everything_else() -> None:
-    text = ("Metadata-Version: 2.1\nName: torch\nVersion: 2.13.0+cpu\nSummary: x\n"
-            "Description: long\n  continued line\nRequires-Dist: a\nProvides-Extra: e\n"
-            "Requires-Dist: b; extra == 'e'\n\nBody text\nRequires-Dist: not-a-header\n")
+    text = (
+        "Metadata-Version: 2.1\nName: torch\nVersion: 2.13.0+cpu\nSummary: x\n"
+        "Description: long\n  continued line\nRequires-Dist: a\nProvides-Extra: e\n"
+        "Requires-Dist: b; extra == 'e'\n\nBody text\nRequires-Dist: not-a-header\n"
+    )
     assert edit_metadata(text, requires=["a", "b; extra == 'e'"]) == text.replace(
-        "Provides-Extra: e\nRequires-Dist: b; extra == 'e'\n",
-        "Provides-Extra: e\n").replace("Requires-Dist: a\n", "Requires-Dist: a\nRequires-Dist: b; extra == 'e'\n")
+        "Provides-Extra: e\nRequires-Dist: b; extra == 'e'\n", "Provides-Extra: e\n"
+    ).replace("Requires-Dist: a\n", "Requires-Dist: a\nRequires-Dist: b; extra == 'e'\n")
     out = edit_metadata(text, version="2.13.0")
     assert "Version: 2.13.0\n" in out and "2.13.0+cpu" not in out
     assert requires_dist(text) == ["a", "b; extra == 'e'"]
@@ -191,8 +207,11 @@ def test_edit_metadata_keeps_everything_else() -> None:
 
 def test_rewrite_record_rehashes_and_renames() -> None:
     record = b"a/x.py,sha256=old,3\nd-1.dist-info/METADATA,sha256=old,5\nd-1.dist-info/RECORD,,\n"
-    out = rewrite_record(record, record_path="d-1.dist-info/RECORD",
-                         contents={"d-1.dist-info/METADATA": b"new", "d-1.dist-info/v.json": b"{}"})
+    out = rewrite_record(
+        record,
+        record_path="d-1.dist-info/RECORD",
+        contents={"d-1.dist-info/METADATA": b"new", "d-1.dist-info/v.json": b"{}"},
+    )
     rows = list(csv.reader(io.StringIO(out.decode())))
     assert rows[0] == ["a/x.py", "sha256=old", "3"]
     assert rows[1] == ["d-1.dist-info/METADATA", record_hash(b"new"), "3"]
@@ -201,11 +220,12 @@ def test_rewrite_record_rehashes_and_renames() -> None:
 
 
 def test_variant_requirement_forms() -> None:
-    assert variant_requirement('nvidia-nccl-cu13==2.30.7; platform_system == "Linux"',
-                               "cuda13.0") == (
-        "nvidia-nccl-cu13==2.30.7; platform_system == \"Linux\" and variant_label == 'cuda13.0'")
+    assert variant_requirement(
+        'nvidia-nccl-cu13==2.30.7; platform_system == "Linux"', "cuda13.0"
+    ) == ("nvidia-nccl-cu13==2.30.7; platform_system == \"Linux\" and variant_label == 'cuda13.0'")
     assert variant_requirement("triton~=3.8.0", "cuda13.0") == (
-        "triton~=3.8.0; 'nvidia' in variant_namespaces")
+        "triton~=3.8.0; 'nvidia' in variant_namespaces"
+    )
 
 
 def test_pip_installs_the_staged_wheel_and_pip_check_passes(tmp_path: Path) -> None:
@@ -220,20 +240,32 @@ def test_pip_installs_the_staged_wheel_and_pip_check_passes(tmp_path: Path) -> N
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
     py = str(venv / "bin" / "python")
-    env = {**{k: v for k, v in os.environ.items() if not k.startswith("PIP_")},
-           "PIP_CONFIG_FILE": os.devnull}
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("PIP_")},
+        "PIP_CONFIG_FILE": os.devnull,
+    }
     pip = [sys.executable, "-m", "pip", "--python", py]
-    subprocess.run([*pip, "install", "--no-index", "--find-links", str(deps), str(staged.path)],
-                   check=True, env=env, capture_output=True)
+    subprocess.run(
+        [*pip, "install", "--no-index", "--find-links", str(deps), str(staged.path)],
+        check=True,
+        env=env,
+        capture_output=True,
+    )
     check = subprocess.run([*pip, "check"], env=env, capture_output=True, text=True)
     assert check.returncode == 0, check.stdout + check.stderr
-    out = subprocess.run([py, "-c", "import torch, nvidia_cublas; print(torch.__build__)"],
-                         capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [py, "-c", "import torch, nvidia_cublas; print(torch.__build__)"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     assert out.stdout.strip() == "cuda13.0"
 
 
-@pytest.mark.skipif(not Path("/opt/wheels/torch-2.13.0+cpu-cp311-cp311-manylinux_2_28_x86_64.whl")
-                    .exists(), reason="no real torch wheel on this machine")
+@pytest.mark.skipif(
+    not Path("/opt/wheels/torch-2.13.0+cpu-cp311-cp311-manylinux_2_28_x86_64.whl").exists(),
+    reason="no real torch wheel on this machine",
+)
 def test_repack_real_cpu_wheel(tmp_path: Path) -> None:
     from support.wheels import TORCH_CPU
 

@@ -39,25 +39,35 @@ def test_recognising_backends() -> None:
     assert lt.backend_of_index("https://download.pytorch.org/whl/cu128") == "cu128"
     assert lt.backend_of_index("https://download.pytorch.org/whl/rocm6.4/") == "rocm6.4"
     assert lt.backend_of_index("https://pypi.org/simple/") is None
-    assert lt.backend_of_filename("torch-2.8.0+cu128-cp311-cp311-manylinux_2_28_x86_64.whl") == "cu128"
+    assert (
+        lt.backend_of_filename("torch-2.8.0+cu128-cp311-cp311-manylinux_2_28_x86_64.whl") == "cu128"
+    )
     assert lt.backend_of_filename("torch-2.8.0+cpu-cp311-cp311-linux_x86_64.whl") == "cpu"
     assert lt.backend_of_filename("torch-2.8.0-cp311-cp311-linux_x86_64.whl") is None
 
 
 def test_synthesize_metadata() -> None:
     meta, labels = lt.synthesize(
-        "torch", Version("2.8.0+cu128"),
-        {"cu128": ["torch-2.8.0+cu128-cp311-cp311-manylinux_2_28_x86_64.whl"]})
+        "torch",
+        Version("2.8.0+cu128"),
+        {"cu128": ["torch-2.8.0+cu128-cp311-cp311-manylinux_2_28_x86_64.whl"]},
+    )
     assert labels == {"cu128": "cu128"}
     assert meta.namespace_priorities == ("nvidia", "intel", "amd")
     assert meta.variants["cu128"]["nvidia"]["cuda_version_lower_bound"] == ("12.8",)
-    cpu, labels = lt.synthesize("torch", Version("2.8.0"), {"cpu": ["torch-2.8.0-cp311-none-any.whl"]})
+    cpu, labels = lt.synthesize(
+        "torch", Version("2.8.0"), {"cpu": ["torch-2.8.0-cp311-none-any.whl"]}
+    )
     assert labels == {"cpu": "null"} and cpu.variants["null"] == {}
 
 
 def test_backends_for_supported() -> None:
-    supported = {"nvidia": {"cuda_version_lower_bound": ["12.9", "12.8", "12.6", "12.0"],
-                            "sm_arch": ["90_real"]}}
+    supported = {
+        "nvidia": {
+            "cuda_version_lower_bound": ["12.9", "12.8", "12.6", "12.0"],
+            "sm_arch": ["90_real"],
+        }
+    }
     chosen = lt.backends_for(supported)
     assert chosen == ["cu129", "cu128", "cu126", "cpu"]
     assert lt.backends_for(None) == ["cpu"]

@@ -48,12 +48,22 @@ VALUES = ["0", "1", "2", "3", "4"]
 PLUGIN_MODULE = "wm_fake_variant_plugins"
 
 
-def ours(doc: dict[str, Any], supported: Mapping[str, Any], labels: list[str],
-         enable_optional: list[str] | None = None) -> list[str | None]:
+def ours(
+    doc: dict[str, Any],
+    supported: Mapping[str, Any],
+    labels: list[str],
+    enable_optional: list[str] | None = None,
+) -> list[str | None]:
     md = parse_variants_json(doc)
     cands = [Candidate(f"pkg-1.0-py3-none-any-{label}.whl", "u", "i") for label in labels]
-    sel = select("pkg", cands, target=TARGET, supported=supported,
-                 variants={Version("1.0"): md}, enable_optional=enable_optional or ())
+    sel = select(
+        "pkg",
+        cands,
+        target=TARGET,
+        supported=supported,
+        variants={Version("1.0"): md},
+        enable_optional=enable_optional or (),
+    )
     return [r.label for r in sel.ranked]
 
 
@@ -61,16 +71,19 @@ def ours(doc: dict[str, Any], supported: Mapping[str, Any], labels: list[str],
 def fake_plugins(supported: Mapping[str, Mapping[str, list[str]]]) -> Iterator[None]:
     """Answer variantlib's plugin subprocess in-process: `{method: {plugin_api: [configs]}}`."""
 
-    def run(self: Any, plugin_apis: tuple[str, ...], commands: bytes,
-            args: tuple[str, ...]) -> dict[str, Any]:
+    def run(
+        self: Any, plugin_apis: tuple[str, ...], commands: bytes, args: tuple[str, ...]
+    ) -> dict[str, Any]:
         out: dict[str, Any] = {}
         for command in json.loads(commands):
             if command == "load":
                 out[command] = {}
                 continue
             out[command] = {
-                api: [{"name": f, "values": list(vs), "multi_value": True}
-                      for f, vs in supported.get(api.partition(":")[2], {}).items()]
+                api: [
+                    {"name": f, "values": list(vs), "multi_value": True}
+                    for f, vs in supported.get(api.partition(":")[2], {}).items()
+                ]
                 for api in plugin_apis
             }
         return out
@@ -82,8 +95,9 @@ def fake_plugins(supported: Mapping[str, Mapping[str, list[str]]]) -> Iterator[N
 
 
 def reference(doc: dict[str, Any], enable_optional: list[str] | None = None) -> list[str]:
-    result = vl_api.get_variants_by_priority(variants_json=doc,
-                                             enable_optional_plugins=enable_optional or False)
+    result = vl_api.get_variants_by_priority(
+        variants_json=doc, enable_optional_plugins=enable_optional or False
+    )
     return [vdesc.label for vdesc in result]
 
 
@@ -112,35 +126,50 @@ def v020_inputs(draw: st.DrawFn) -> dict[str, Any]:
         if draw(st.booleans()):
             providers[ns] = {"static-properties": features, "feature-order": list(features)}
         else:
-            providers[ns] = {"requires": [f"fake-{ns}-provider"],
-                             "plugin-api": f"{PLUGIN_MODULE}:{ns}"}
+            providers[ns] = {
+                "requires": [f"fake-{ns}-provider"],
+                "plugin-api": f"{PLUGIN_MODULE}:{ns}",
+            }
             if draw(st.booleans()):
                 plugin_supported[ns] = features
             if draw(st.booleans()):
                 providers[ns]["optional"] = True
                 if draw(st.booleans()):
                     optional.append(ns)
-    labels = draw(st.lists(st.from_regex(r"[a-z][a-z0-9_.]{0,5}", fullmatch=True),
-                           unique=True, max_size=7).map(lambda ls: [x for x in ls if x != "null"]))
-    known = {ns: p.get("static-properties") or plugin_supported.get(ns) or {}
-             for ns, p in providers.items()}
+    labels = draw(
+        st.lists(
+            st.from_regex(r"[a-z][a-z0-9_.]{0,5}", fullmatch=True), unique=True, max_size=7
+        ).map(lambda ls: [x for x in ls if x != "null"])
+    )
+    known = {
+        ns: p.get("static-properties") or plugin_supported.get(ns) or {}
+        for ns, p in providers.items()
+    }
 
     def feature_values(ns: str) -> dict[str, list[str]]:
         # mostly features/values the provider knows, so that many variants are compatible
         if known[ns] and draw(st.integers(0, 3)):
-            return {f: sorted(draw(subsets(known[ns][f], 1)) + draw(subsets(VALUES))[:1])
-                    for f in draw(subsets(list(known[ns]), 1))}
+            return {
+                f: sorted(draw(subsets(known[ns][f], 1)) + draw(subsets(VALUES))[:1])
+                for f in draw(subsets(list(known[ns]), 1))
+            }
         return {f: sorted(draw(subsets(VALUES, 1))) for f in draw(subsets(FEATURES, 1))}
 
     variants: dict[str, Any] = {
-        label: {ns: {f: sorted(set(vs)) for f, vs in feature_values(ns).items()}
-                for ns in draw(subsets(namespaces, 1))}
+        label: {
+            ns: {f: sorted(set(vs)) for f, vs in feature_values(ns).items()}
+            for ns in draw(subsets(namespaces, 1))
+        }
         for label in labels
     }
     if draw(st.booleans()):
         variants["null"] = {}
-    doc = {"$schema": V020, "default-priorities": {"namespace": namespaces},
-           "providers": providers, "variants": variants}
+    doc = {
+        "$schema": V020,
+        "default-priorities": {"namespace": namespaces},
+        "providers": providers,
+        "variants": variants,
+    }
     return {"doc": doc, "plugin_supported": plugin_supported, "optional": optional}
 
 
@@ -160,19 +189,39 @@ def test_same_compatible_set_and_order_as_variantlib(case: dict[str, Any]) -> No
 def torch_like_v020() -> dict[str, Any]:
     """torch 2.10's file converted to v0.2.0 the way research/variants.md §4.2 describes."""
     src = json.loads((PUBLISHED / "torch-2.10.0-variants.json").read_text())
-    providers = {ns: {"requires": p["requires"], "plugin-api": f"{PLUGIN_MODULE}:{ns}"}
-                 for ns, p in src["providers"].items() if ns != "priority"}
+    providers = {
+        ns: {"requires": p["requires"], "plugin-api": f"{PLUGIN_MODULE}:{ns}"}
+        for ns, p in src["providers"].items()
+        if ns != "priority"
+    }
     providers["intel"]["optional"] = True
     providers["amd"]["optional"] = True
     providers["priority"] = {"static-properties": src["static-properties"]["priority"]}
-    return {"$schema": V020, "default-priorities": src["default-priorities"],
-            "providers": providers, "variants": src["variants"]}
+    return {
+        "$schema": V020,
+        "default-priorities": src["default-priorities"],
+        "providers": providers,
+        "variants": src["variants"],
+    }
 
 
-NVIDIA_128_89 = {"nvidia": {
-    "cuda_version_lower_bound": ["12.8", "12.7", "12.6", "12.5", "12.4", "12.3", "12.2", "12.1",
-                                 "12.0", "12"],
-    "sm_arch": [f"8{m}_real" for m in range(9, -1, -1)] + ["80_virtual"]}}
+NVIDIA_128_89 = {
+    "nvidia": {
+        "cuda_version_lower_bound": [
+            "12.8",
+            "12.7",
+            "12.6",
+            "12.5",
+            "12.4",
+            "12.3",
+            "12.2",
+            "12.1",
+            "12.0",
+            "12",
+        ],
+        "sm_arch": [f"8{m}_real" for m in range(9, -1, -1)] + ["80_virtual"],
+    }
+}
 
 
 def test_converted_torch_210_file_matches_variantlib_and_the_research_notes() -> None:
@@ -187,7 +236,8 @@ def test_real_plugin_module_through_variantlibs_subprocess(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """No monkeypatching of variantlib: a plugin module on PYTHONPATH, run in its subprocess."""
-    (tmp_path / f"{PLUGIN_MODULE}.py").write_text(textwrap.dedent("""
+    (tmp_path / f"{PLUGIN_MODULE}.py").write_text(
+        textwrap.dedent("""
         import json, os
         from dataclasses import dataclass
 
@@ -208,7 +258,8 @@ def test_real_plugin_module_through_variantlibs_subprocess(
         nvidia = Plugin("nvidia")
         intel = Plugin("intel")
         amd = Plugin("amd")
-    """))
+    """)
+    )
     monkeypatch.setenv("PYTHONPATH", str(tmp_path))
     monkeypatch.setenv("WM_FAKE_SUPPORTED", json.dumps(NVIDIA_128_89))
     vl_loader.VARIANT_PROVIDER_CACHE_TABLE.clear()
@@ -222,9 +273,12 @@ def test_real_plugin_module_through_variantlibs_subprocess(
 
 
 def test_variantlib_injects_a_null_variant_without_a_wheel_and_we_drop_it() -> None:
-    doc = {"$schema": V020, "default-priorities": {"namespace": ["ns_a"]},
-           "providers": {"ns_a": {"static-properties": {"f1": ["1"]}}},
-           "variants": {"one": {"ns_a": {"f1": ["1"]}}}}
+    doc = {
+        "$schema": V020,
+        "default-priorities": {"namespace": ["ns_a"]},
+        "providers": {"ns_a": {"static-properties": {"f1": ["1"]}}},
+        "variants": {"one": {"ns_a": {"f1": ["1"]}}},
+    }
     with fake_plugins({}):
         assert reference(doc) == ["one", "null"]
     assert ours(doc, {}, ["one"]) == ["one"]
@@ -233,9 +287,12 @@ def test_variantlib_injects_a_null_variant_without_a_wheel_and_we_drop_it() -> N
 def test_optional_static_provider_differs_from_variantlib_and_follows_the_draft() -> None:
     """variantlib reads `static-properties` even for a disabled optional provider; the
     providers draft (§ obtaining supported properties, step 1) disables it first."""
-    doc = {"$schema": V020, "default-priorities": {"namespace": ["ns_a"]},
-           "providers": {"ns_a": {"static-properties": {"f1": ["1"]}, "optional": True}},
-           "variants": {"one": {"ns_a": {"f1": ["1"]}}, "null": {}}}
+    doc = {
+        "$schema": V020,
+        "default-priorities": {"namespace": ["ns_a"]},
+        "providers": {"ns_a": {"static-properties": {"f1": ["1"]}, "optional": True}},
+        "variants": {"one": {"ns_a": {"f1": ["1"]}}, "null": {}},
+    }
     with fake_plugins({}):
         assert reference(doc) == ["one", "null"]
     assert ours(doc, {}, ["one", "null"]) == ["null"]

@@ -48,15 +48,21 @@ def v020_example() -> dict[str, Any]:
         "$schema": V020_SCHEMA,
         "default-priorities": {"namespace": ["nvidia", "x86_64", "build"]},
         "providers": {
-            "nvidia": {"requires": ["nvidia-variant-provider>=0.0.2,<1"],
-                       "plugin-api": "nvidia_variant_provider.plugin:NvidiaVariantPlugin"},
+            "nvidia": {
+                "requires": ["nvidia-variant-provider>=0.0.2,<1"],
+                "plugin-api": "nvidia_variant_provider.plugin:NvidiaVariantPlugin",
+            },
             "x86_64": {"requires": ["provider-variant-x86-64"], "optional": True},
-            "build": {"static-properties": {"flavour": ["fast", "safe"], "abi": ["b", "a"]},
-                      "feature-order": ["abi", "flavour"]},
+            "build": {
+                "static-properties": {"flavour": ["fast", "safe"], "abi": ["b", "a"]},
+                "feature-order": ["abi", "flavour"],
+            },
         },
         "variants": {
-            "cu12_fast": {"nvidia": {"cuda_version_lower_bound": ["12.0"]},
-                          "build": {"flavour": ["fast"]}},
+            "cu12_fast": {
+                "nvidia": {"cuda_version_lower_bound": ["12.0"]},
+                "build": {"flavour": ["fast"]},
+            },
             "v3_safe": {"x86_64": {"level": ["v3"]}, "build": {"flavour": ["safe"]}},
             "null": {},
         },
@@ -68,14 +74,26 @@ def v020_example() -> dict[str, Any]:
     [
         ("torch-2.8.0-variants.json", "legacy", {"00000000", "cu126", "cu128", "cu129"}),
         ("torchvision-0.23.0-variants.json", "legacy", {"00000000", "cu126", "cu128", "cu129"}),
-        ("torch-2.9.0-variants.json", "v0.0.2",
-         {"null", "cuda12.6", "cuda12.8", "cuda13.0", "xpu", "rocm6.3", "rocm6.4"}),
-        ("torchvision-0.24.0-variants.json", "v0.0.2",
-         {"null", "cuda12.6", "cuda12.8", "cuda13.0", "xpu", "rocm6.3", "rocm6.4"}),
-        ("torch-2.10.0-variants.json", "v0.0.3",
-         {"null", "cuda12.6", "cuda12.8", "cuda13.0", "xpu", "rocm7.0", "rocm7.1"}),
-        ("torchvision-0.25.0-variants.json", "v0.0.3",
-         {"null", "cuda12.6", "cuda12.8", "cuda13.0", "xpu", "rocm7.0", "rocm7.1"}),
+        (
+            "torch-2.9.0-variants.json",
+            "v0.0.2",
+            {"null", "cuda12.6", "cuda12.8", "cuda13.0", "xpu", "rocm6.3", "rocm6.4"},
+        ),
+        (
+            "torchvision-0.24.0-variants.json",
+            "v0.0.2",
+            {"null", "cuda12.6", "cuda12.8", "cuda13.0", "xpu", "rocm6.3", "rocm6.4"},
+        ),
+        (
+            "torch-2.10.0-variants.json",
+            "v0.0.3",
+            {"null", "cuda12.6", "cuda12.8", "cuda13.0", "xpu", "rocm7.0", "rocm7.1"},
+        ),
+        (
+            "torchvision-0.25.0-variants.json",
+            "v0.0.3",
+            {"null", "cuda12.6", "cuda12.8", "cuda13.0", "xpu", "rocm7.0", "rocm7.1"},
+        ),
     ],
 )
 def test_every_published_pytorch_file_loads(name: str, family: str, labels: set[str]) -> None:
@@ -92,7 +110,8 @@ def test_torch_28_zero_property_variant_is_labelled_00000000() -> None:
     assert meta.variants["cu126"]["nvidia"]["cuda_version_lower_bound"] == ("12.0",)
     # value lists are sets: stored sorted whatever the file's order
     assert meta.variants["cu128"]["nvidia"]["sm_arch"] == tuple(
-        sorted(load("torch-2.8.0-variants.json")["variants"]["cu128"]["nvidia"]["sm_arch"]))
+        sorted(load("torch-2.8.0-variants.json")["variants"]["cu128"]["nvidia"]["sm_arch"])
+    )
 
 
 @pytest.mark.parametrize("name", ["torch-2.9.0-variants.json", "torch-2.10.0-variants.json"])
@@ -117,8 +136,10 @@ def test_pep825_v011_example_loads() -> None:
     assert meta.family == "pep825"
     assert meta.namespace_priorities == ("x86_64", "aarch64", "blas_lapack")
     assert meta.providers == {}
-    assert meta.variants["x8664v4_mkl"] == {"blas_lapack": {"library": ("mkl",)},
-                                            "x86_64": {"level": ("v4",)}}
+    assert meta.variants["x8664v4_mkl"] == {
+        "blas_lapack": {"library": ("mkl",)},
+        "x86_64": {"level": ("v4",)},
+    }
 
 
 def test_v020_example_loads_with_static_feature_order_and_optional() -> None:
@@ -145,15 +166,18 @@ def test_unknown_schema_is_rejected() -> None:
     [
         (lambda d: d["variants"].update({"Bad": {}}), "label"),
         (lambda d: d["variants"].update({"x": {"Blas": {"library": ["mkl"]}}}), "Blas"),
-        (lambda d: d["variants"].update({"x": {"blas_lapack": {"lib-rary": ["mkl"]}}}),
-         "lib-rary"),
+        (lambda d: d["variants"].update({"x": {"blas_lapack": {"lib-rary": ["mkl"]}}}), "lib-rary"),
         (lambda d: d["variants"].update({"x": {"blas_lapack": {"library": ["MKL"]}}}), "MKL"),
         (lambda d: d["variants"].update({"x": {"blas_lapack": {"library": ["a b"]}}}), "a b"),
         (lambda d: d["variants"].update({"x": {"blas_lapack": {"library": [""]}}}), "''"),
-        (lambda d: d["variants"].update({"x": {"blas_lapack": {"library": "mkl"}}}),
-         "list of strings"),
-        (lambda d: d["variants"].update({"x": {"blas_lapack": {"library": ["mkl", "mkl"]}}}),
-         "twice"),
+        (
+            lambda d: d["variants"].update({"x": {"blas_lapack": {"library": "mkl"}}}),
+            "list of strings",
+        ),
+        (
+            lambda d: d["variants"].update({"x": {"blas_lapack": {"library": ["mkl", "mkl"]}}}),
+            "twice",
+        ),
         (lambda d: d["variants"].update({"x": {"cuda": {"v": ["1"]}}}), "'cuda'"),
         (lambda d: d["variants"].update({"null": {"x86_64": {"level": ["v3"]}}}), "null"),
         (lambda d: d["default-priorities"].update({"namespace": []}), "at least one"),

@@ -20,18 +20,23 @@ from wheelmagic.variants.ordering import check_compatible, resolve_supported
 from wheelmagic.variants.selection import Candidate, Target, select
 
 PEP825 = "https://variants-schema.wheelnext.dev/peps/825/v0.1.1.json"
-TAGS = {"linux": Tag("cp313", "cp313", "manylinux_2_28_x86_64"),
-        "old": Tag("cp313", "cp313", "manylinux_2_17_x86_64"),
-        "any": Tag("py3", "none", "any"),
-        "win": Tag("cp313", "cp313", "win_amd64")}
-PLATS = {"linux": "cp313-cp313-manylinux_2_28_x86_64", "old": "cp313-cp313-manylinux_2_17_x86_64",
-         "any": "py3-none-any", "win": "cp313-cp313-win_amd64"}
+TAGS = {
+    "linux": Tag("cp313", "cp313", "manylinux_2_28_x86_64"),
+    "old": Tag("cp313", "cp313", "manylinux_2_17_x86_64"),
+    "any": Tag("py3", "none", "any"),
+    "win": Tag("cp313", "cp313", "win_amd64"),
+}
+PLATS = {
+    "linux": "cp313-cp313-manylinux_2_28_x86_64",
+    "old": "cp313-cp313-manylinux_2_17_x86_64",
+    "any": "py3-none-any",
+    "win": "cp313-cp313-win_amd64",
+}
 TARGET = Target(tags=[TAGS["linux"], TAGS["old"], TAGS["any"]], python_version=Version("3.13"))
 NAMESPACES = ["ns_a", "ns_b", "ns_c"]
 FEATURES = ["f1", "f2", "f3"]
 VALUES = ["0", "1", "2", "3", "4"]
-SETTINGS = settings(max_examples=100, deadline=None,
-                    suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 @st.composite
@@ -49,12 +54,18 @@ def scenarios(draw: st.DrawFn) -> dict[str, Any]:
         for ns in draw(subsets(namespaces))
     }
     supported = {ns: fs for ns, fs in supported.items() if fs}
-    def props() -> dict[str, dict[str, list[str]]]:
-        return {ns: {f: sorted(draw(subsets(VALUES, 1))) for f in draw(subsets(FEATURES, 1))}
-                for ns in draw(subsets(namespaces, 1))}
 
-    labels = draw(st.lists(st.from_regex(r"[a-z][a-z0-9_.]{0,5}", fullmatch=True),
-                           unique=True, max_size=7).map(lambda ls: [x for x in ls if x != "null"]))
+    def props() -> dict[str, dict[str, list[str]]]:
+        return {
+            ns: {f: sorted(draw(subsets(VALUES, 1))) for f in draw(subsets(FEATURES, 1))}
+            for ns in draw(subsets(namespaces, 1))
+        }
+
+    labels = draw(
+        st.lists(
+            st.from_regex(r"[a-z][a-z0-9_.]{0,5}", fullmatch=True), unique=True, max_size=7
+        ).map(lambda ls: [x for x in ls if x != "null"])
+    )
     variants: dict[str, Any] = {label: props() for label in labels}
     if draw(st.booleans()):
         variants["null"] = {}
@@ -66,27 +77,43 @@ def scenarios(draw: st.DrawFn) -> dict[str, Any]:
                 build = draw(st.sampled_from(["", "-1", "-2"]))
                 suffix = "" if label is None else f"-{label}"
                 files[f"pkg-{version}{build}-{PLATS[plat]}{suffix}.whl"] = label
-    return {"namespaces": namespaces, "supported": supported, "variants": variants,
-            "versions": versions, "files": sorted(files), "labels": files}
+    return {
+        "namespaces": namespaces,
+        "supported": supported,
+        "variants": variants,
+        "versions": versions,
+        "files": sorted(files),
+        "labels": files,
+    }
 
 
 def metadata(sc: dict[str, Any]) -> VariantsMetadata:
-    return parse_variants_json({"$schema": PEP825,
-                                "default-priorities": {"namespace": sc["namespaces"]},
-                                "variants": sc["variants"]})
+    return parse_variants_json(
+        {
+            "$schema": PEP825,
+            "default-priorities": {"namespace": sc["namespaces"]},
+            "variants": sc["variants"],
+        }
+    )
 
 
 def run(sc: dict[str, Any], files: list[str]) -> Any:
     md = metadata(sc)
-    return select("pkg", [Candidate(f, "u", "i") for f in files], target=TARGET,
-                  supported=sc["supported"], variants={Version(v): md for v in sc["versions"]},
-                  prereleases=True)
+    return select(
+        "pkg",
+        [Candidate(f, "u", "i") for f in files],
+        target=TARGET,
+        supported=sc["supported"],
+        variants={Version(v): md for v in sc["versions"]},
+        prereleases=True,
+    )
 
 
 @SETTINGS
 @given(scenarios(), st.randoms(use_true_random=False))
-def test_ranking_is_deterministic_and_independent_of_input_order(sc: dict[str, Any],
-                                                                 rnd: Any) -> None:
+def test_ranking_is_deterministic_and_independent_of_input_order(
+    sc: dict[str, Any], rnd: Any
+) -> None:
     first = [r.candidate.filename for r in run(sc, sc["files"]).ranked]
     shuffled = list(sc["files"])
     rnd.shuffle(shuffled)
@@ -109,8 +136,9 @@ def test_every_file_ranks_or_has_a_reason(sc: dict[str, Any]) -> None:
     for f in sc["files"]:
         label = sc["labels"][f]
         tags_ok = PLATS["win"] not in f
-        compatible = tags_ok and (label is None or check_compatible(md.variants[label], sup)
-                                  is None)
+        compatible = tags_ok and (
+            label is None or check_compatible(md.variants[label], sup) is None
+        )
         assert (f in ranked) is compatible, f
         if f in rejected:
             assert rejected[f].reason and rejected[f].kind in ("tags", "variant-unsupported")
@@ -127,8 +155,9 @@ def test_versions_first_then_variants_then_null_then_non_variant(sc: dict[str, A
             return 2
         return 1 if not md.variants[r.label] else 0
 
-    keys = [(-1 * sorted(map(Version, sc["versions"])).index(r.version), klass(r))
-            for r in sel.ranked]
+    keys = [
+        (-1 * sorted(map(Version, sc["versions"])).index(r.version), klass(r)) for r in sel.ranked
+    ]
     assert keys == sorted(keys)
 
 
@@ -153,9 +182,11 @@ def pep825_sort(labels: list[str], md: VariantsMetadata, supported: dict[str, An
 
     def property_key(prop: tuple[str, str, str]) -> tuple[int, int, int]:
         namespace, feature_name, feature_value = prop
-        return (namespace_order.index(namespace),
-                feature_order[namespace].index(feature_name),
-                value_order[namespace][feature_name].index(feature_value))
+        return (
+            namespace_order.index(namespace),
+            feature_order[namespace].index(feature_name),
+            value_order[namespace][feature_name].index(feature_value),
+        )
 
     def best(namespace: str, feature_name: str, values: Any) -> str:
         for value in value_order[namespace][feature_name]:
@@ -164,8 +195,11 @@ def pep825_sort(labels: list[str], md: VariantsMetadata, supported: dict[str, An
         raise AssertionError("incompatible variant in the sort")
 
     def sorted_properties(label: str) -> list[tuple[str, str, str]]:
-        props = [(ns, f, best(ns, f, vs)) for ns, fs in md.variants[label].items()
-                 for f, vs in fs.items()]
+        props = [
+            (ns, f, best(ns, f, vs))
+            for ns, fs in md.variants[label].items()
+            for f, vs in fs.items()
+        ]
         return sorted(props, key=property_key)
 
     def cmp(a: str, b: str) -> int:
@@ -185,8 +219,16 @@ def pep825_sort(labels: list[str], md: VariantsMetadata, supported: dict[str, An
 def test_variant_order_equals_the_pep825_pseudocode(sc: dict[str, Any]) -> None:
     md = metadata(sc)
     files = [f"pkg-1.0-py3-none-any-{label}.whl" for label in md.variants]
-    sel = select("pkg", [Candidate(f, "u", "i") for f in files], target=TARGET,
-                 supported=sc["supported"], variants={Version("1.0"): md})
-    compatible = [label for label in md.variants
-                  if check_compatible(md.variants[label], sc["supported"]) is None]
+    sel = select(
+        "pkg",
+        [Candidate(f, "u", "i") for f in files],
+        target=TARGET,
+        supported=sc["supported"],
+        variants={Version("1.0"): md},
+    )
+    compatible = [
+        label
+        for label in md.variants
+        if check_compatible(md.variants[label], sc["supported"]) is None
+    ]
     assert [r.label for r in sel.ranked] == pep825_sort(compatible, md, sc["supported"])

@@ -21,8 +21,9 @@ def register(subparsers: Any) -> None:
     info = sub.add_parser("info", help="where the cache is and how big")
     info.add_argument("--json", action="store_true", help="print JSON")
     prune = sub.add_parser("prune", help="delete least recently used wheels down to a size")
-    prune.add_argument("--max-size", default="20G",
-                       help="keep at most this much (e.g. 20G, 500M; default 20G)")
+    prune.add_argument(
+        "--max-size", default="20G", help="keep at most this much (e.g. 20G, 500M; default 20G)"
+    )
     sub.add_parser("clear", help="delete every cached wheel, partial download and index page")
     parser.set_defaults(func=run)
 
@@ -36,9 +37,17 @@ def run(args: argparse.Namespace) -> int:
     if command == "info":
         info = cache.info()
         if getattr(args, "json", False):
-            print(json.dumps({"directory": str(info.directory), "wheels": info.wheels,
-                              "wheel_bytes": info.wheel_bytes, "http_bytes": info.http_bytes,
-                              "partial_bytes": info.partial_bytes}))
+            print(
+                json.dumps(
+                    {
+                        "directory": str(info.directory),
+                        "wheels": info.wheels,
+                        "wheel_bytes": info.wheel_bytes,
+                        "http_bytes": info.http_bytes,
+                        "partial_bytes": info.partial_bytes,
+                    }
+                )
+            )
         else:
             print(f"cache directory: {info.directory}")
             print(f"wheels: {info.wheels} ({human_bytes(info.wheel_bytes)})")
@@ -53,8 +62,10 @@ def run(args: argparse.Namespace) -> int:
 
             raise WheelmagicError(str(err), hint="use e.g. --max-size 20G") from None
         removed = cache.prune(limit)
-        print(f"removed {len(removed)} wheels; the cache now holds "
-              f"{human_bytes(cache.info().wheel_bytes)}")
+        print(
+            f"removed {len(removed)} wheels; the cache now holds "
+            f"{human_bytes(cache.info().wheel_bytes)}"
+        )
         return 0
     cache.clear()
     print(f"cleared {cache.dir}")

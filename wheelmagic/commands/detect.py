@@ -12,7 +12,8 @@ def register(subparsers: Any) -> None:
     from wheelmagic.cli import add_platform_options
 
     parser = subparsers.add_parser(
-        "detect", help="show the detected platform and the variant properties it supports",
+        "detect",
+        help="show the detected platform and the variant properties it supports",
         description=__doc__,
     )
     add_platform_options(parser)
@@ -48,7 +49,8 @@ def run(args: argparse.Namespace) -> int:
         for feature, values in features.items():
             if feature in flags:
                 continue
-            shown = ", ".join(values[:12]) + (f", … ({len(values)} in all)"
-                                              if len(values) > 12 else "")
+            shown = ", ".join(values[:12]) + (
+                f", … ({len(values)} in all)" if len(values) > 12 else ""
+            )
             print(f"  {ns} :: {feature} :: {shown}")
     return 0

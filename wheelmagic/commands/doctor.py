@@ -87,8 +87,10 @@ def report_text(
     venv = ", venv" if interpreter.is_venv else ""
     row("python", [f"{interpreter.executable} ({interpreter.python_version}{venv})"])
     row("platform", [platform_summary])
-    row("installed", [installed[n].describe() if n in installed else f"{n}: not installed"
-                      for n in names])
+    row(
+        "installed",
+        [installed[n].describe() if n in installed else f"{n}: not installed" for n in names],
+    )
     row("verdict", [diagnosis.status])
     row("why", [f"- {r}" for r in diagnosis.reasons])
     if diagnosis.predicted:
@@ -119,6 +121,12 @@ def run(args: argparse.Namespace) -> int:
         json.dump(doc, sys.stdout, indent=2, default=str)
         sys.stdout.write("\n")
     else:
-        report_text(diagnosis, installed, describe_platform(platform, supported), interpreter,
-                    names, sys.stdout)
+        report_text(
+            diagnosis,
+            installed,
+            describe_platform(platform, supported),
+            interpreter,
+            names,
+            sys.stdout,
+        )
     return EXIT_CODES[diagnosis.status]

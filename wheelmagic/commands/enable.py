@@ -47,8 +47,9 @@ del _wheelmagic_autoload
 """
 
 
-def startup_dir(scope: str, *, prefix: str | None = None,
-                environ: Mapping[str, str] | None = None) -> Path:
+def startup_dir(
+    scope: str, *, prefix: str | None = None, environ: Mapping[str, str] | None = None
+) -> Path:
     """Where IPython looks for startup files for `scope` (see IPython's `config_file_paths`)."""
     env = os.environ if environ is None else environ
     if scope == "sys-prefix":
@@ -77,7 +78,8 @@ def enable(scope: str = "sys-prefix", **kw: Any) -> tuple[str, Path]:
     if current is not None and MARKER not in current:
         raise WheelmagicError(
             f"{path} exists and was not written by wheelmagic; leaving it alone",
-            hint="remove or rename it, then run `wheelmagic enable` again")
+            hint="remove or rename it, then run `wheelmagic enable` again",
+        )
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{FILENAME}.tmp")
@@ -100,13 +102,16 @@ def disable(scope: str = "sys-prefix", **kw: Any) -> tuple[str, Path]:
     except OSError as err:
         raise WheelmagicError(f"cannot read {path}: {err}") from None
     if MARKER not in text:
-        raise WheelmagicError(f"{path} was not written by wheelmagic; leaving it alone",
-                              hint="remove it by hand if it is yours to remove")
+        raise WheelmagicError(
+            f"{path} was not written by wheelmagic; leaving it alone",
+            hint="remove it by hand if it is yours to remove",
+        )
     try:
         path.unlink()
     except OSError as err:
-        raise WheelmagicError(f"cannot remove {path}: {err}",
-                              hint=_permission_hint(scope)) from None
+        raise WheelmagicError(
+            f"cannot remove {path}: {err}", hint=_permission_hint(scope)
+        ) from None
     return "removed", path
 
 
@@ -126,8 +131,11 @@ _MESSAGES = {
 
 
 def _where(scope: str, prefix: str | None) -> str:
-    return {"sys-prefix": f"the environment {prefix or sys.prefix}",
-            "user": "this user", "system": "this machine"}[scope]
+    return {
+        "sys-prefix": f"the environment {prefix or sys.prefix}",
+        "user": "this user",
+        "system": "this machine",
+    }[scope]
 
 
 def run(args: argparse.Namespace) -> int:
@@ -143,23 +151,49 @@ def run(args: argparse.Namespace) -> int:
 
 def _add_options(p: argparse.ArgumentParser) -> None:
     group = p.add_mutually_exclusive_group()
-    group.add_argument("--sys-prefix", dest="scope", action="store_const", const="sys-prefix",
-                       help="this environment: {sys.prefix}/etc/ipython/startup (default)")
-    group.add_argument("--user", dest="scope", action="store_const", const="user",
-                       help="this user: $IPYTHONDIR or ~/.ipython, profile_default/startup")
-    group.add_argument("--system", dest="scope", action="store_const", const="system",
-                       help="the whole machine: /etc/ipython/startup")
-    p.add_argument("--prefix", metavar="DIR",
-                   help="with --sys-prefix: another environment's prefix (default: this one)")
+    group.add_argument(
+        "--sys-prefix",
+        dest="scope",
+        action="store_const",
+        const="sys-prefix",
+        help="this environment: {sys.prefix}/etc/ipython/startup (default)",
+    )
+    group.add_argument(
+        "--user",
+        dest="scope",
+        action="store_const",
+        const="user",
+        help="this user: $IPYTHONDIR or ~/.ipython, profile_default/startup",
+    )
+    group.add_argument(
+        "--system",
+        dest="scope",
+        action="store_const",
+        const="system",
+        help="the whole machine: /etc/ipython/startup",
+    )
+    p.add_argument(
+        "--prefix",
+        metavar="DIR",
+        help="with --sys-prefix: another environment's prefix (default: this one)",
+    )
     p.set_defaults(func=run, scope=None)
 
 
 def register(sub: Any) -> None:
     """Both subcommands live here: `enable` and `disable` share their options."""
-    _add_options(sub.add_parser(
-        "enable", help="load wheelmagic in every kernel (installs an IPython startup file)",
-        description="Load the wheelmagic extension in every IPython/Jupyter kernel, by "
-        "installing an IPython startup file. Idempotent."))
-    _add_options(sub.add_parser(
-        "disable", help="stop loading wheelmagic in every kernel (removes the startup file)",
-        description="Remove the startup file `wheelmagic enable` installed. Idempotent."))
+    _add_options(
+        sub.add_parser(
+            "enable",
+            help="load wheelmagic in every kernel (installs an IPython startup file)",
+            description="Load the wheelmagic extension in every IPython/Jupyter kernel, by "
+            "installing an IPython startup file. Idempotent.",
+        )
+    )
+    _add_options(
+        sub.add_parser(
+            "disable",
+            help="stop loading wheelmagic in every kernel (removes the startup file)",
+            description="Remove the startup file `wheelmagic enable` installed. Idempotent.",
+        )
+    )

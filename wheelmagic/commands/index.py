@@ -29,7 +29,8 @@ def register(subparsers: Any) -> None:
     build.add_argument("wheel_dir", metavar="WHEEL_DIR")
     build.add_argument("out_dir", metavar="OUT_DIR")
     build.add_argument(
-        "--link", action="store_true",
+        "--link",
+        action="store_true",
         help="symlink the wheels into OUT_DIR/files instead of hard-linking or copying them",
     )
     build.add_argument("--json", action="store_true", help="print what was written as JSON")

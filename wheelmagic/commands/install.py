@@ -24,28 +24,55 @@ HELP = "install the build of torch (and friends) that fits this machine"
 def add_install_options(p: argparse.ArgumentParser) -> None:
     from wheelmagic.cli import add_platform_options
 
-    p.add_argument("requirements", nargs="+", metavar="REQ",
-                   help="what to install, as for pip: torch, 'torch>=2.8', torchvision")
+    p.add_argument(
+        "requirements",
+        nargs="+",
+        metavar="REQ",
+        help="what to install, as for pip: torch, 'torch>=2.8', torchvision",
+    )
     p.add_argument("--index-url", metavar="URL", help="the main package index (PEP 503/691)")
-    p.add_argument("--extra-index-url", metavar="URL", action="append", default=[],
-                   help="another index to consider (repeatable)")
-    p.add_argument("--trusted-host", metavar="HOST", action="append", default=[],
-                   help="allow plain http (or a bad certificate) for HOST (repeatable)")
-    p.add_argument("--find-links", metavar="DIR", action="append", default=[],
-                   help=argparse.SUPPRESS)
-    p.add_argument("--torch-backend", metavar="BACKEND",
-                   help="legacy PyTorch per-backend indexes: auto, cpu, cu128, cu130, rocm6.4, "
-                   "xpu, or none")
-    p.add_argument("--variant", metavar="LABEL",
-                   help="install this variant label (cuda13.0, null, ...) instead of the best")
+    p.add_argument(
+        "--extra-index-url",
+        metavar="URL",
+        action="append",
+        default=[],
+        help="another index to consider (repeatable)",
+    )
+    p.add_argument(
+        "--trusted-host",
+        metavar="HOST",
+        action="append",
+        default=[],
+        help="allow plain http (or a bad certificate) for HOST (repeatable)",
+    )
+    p.add_argument(
+        "--find-links", metavar="DIR", action="append", default=[], help=argparse.SUPPRESS
+    )
+    p.add_argument(
+        "--torch-backend",
+        metavar="BACKEND",
+        help="legacy PyTorch per-backend indexes: auto, cpu, cu128, cu130, rocm6.4, xpu, or none",
+    )
+    p.add_argument(
+        "--variant",
+        metavar="LABEL",
+        help="install this variant label (cuda13.0, null, ...) instead of the best",
+    )
     p.add_argument("--dry-run", action="store_true", help="show the plan; change nothing")
     p.add_argument("--explain", action="store_true", help="show every file considered and why")
     p.add_argument("--yes", "-y", action="store_true", help="do not ask before installing")
-    p.add_argument("--backend", choices=("auto", "pip", "uv"), default="auto",
-                   help="installer to drive (default: uv when available, else pip)")
+    p.add_argument(
+        "--backend",
+        choices=("auto", "pip", "uv"),
+        default="auto",
+        help="installer to drive (default: uv when available, else pip)",
+    )
     p.add_argument("--pre", action="store_true", help="consider pre-releases")
-    p.add_argument("--reinstall", action="store_true",
-                   help="reinstall even when the chosen build is already installed")
+    p.add_argument(
+        "--reinstall",
+        action="store_true",
+        help="reinstall even when the chosen build is already installed",
+    )
     add_platform_options(p)
 
 
@@ -82,8 +109,9 @@ def resolve_index_config(args: argparse.Namespace, python: str | None) -> IndexC
     )
 
 
-def make_plan_for(args: argparse.Namespace, client_factory: Callable[[IndexConfig], Any] | None
-                  = None) -> tuple[Plan, IndexConfig, Any]:
+def make_plan_for(
+    args: argparse.Namespace, client_factory: Callable[[IndexConfig], Any] | None = None
+) -> tuple[Plan, IndexConfig, Any]:
     """Detect, inspect, read what is installed, and plan. The caller closes the client."""
     from packaging.requirements import Requirement
 
@@ -107,10 +135,15 @@ def make_plan_for(args: argparse.Namespace, client_factory: Callable[[IndexConfi
         client = IndexClient(indexes, default_cache_dir(), supported=supported)
     try:
         plan = make_plan(
-            args.requirements, platform=platform, interpreter=interpreter, source=client,
+            args.requirements,
+            platform=platform,
+            interpreter=interpreter,
+            source=client,
             supported=supported,
-            variant_label=args.variant, prereleases=True if args.pre else None,
-            installed=installed, reinstall=args.reinstall,
+            variant_label=args.variant,
+            prereleases=True if args.pre else None,
+            installed=installed,
+            reinstall=args.reinstall,
         )
     except BaseException:
         _close(client)
@@ -135,15 +168,23 @@ def run(args: argparse.Namespace) -> int:
             print(json.dumps(plan.to_json(), indent=2))
             return 0
         if not args.json:
-            renderer.plan(plan, detected=platform_summary(plan.platform), explain=args.explain,
-                          dry_run=args.dry_run)
+            renderer.plan(
+                plan,
+                detected=platform_summary(plan.platform),
+                explain=args.explain,
+                dry_run=args.dry_run,
+            )
         if args.dry_run or plan.nothing_to_do:
             return 0
         if not args.yes and not args.json and sys.stdin.isatty() and not _confirm(plan):
             print("wheelmagic: nothing was changed", file=sys.stderr)
             return 1
         result = execute(
-            plan, indexes=indexes, source=client, backend=args.backend, pre=args.pre,
+            plan,
+            indexes=indexes,
+            source=client,
+            backend=args.backend,
+            pre=args.pre,
             progress=None if args.json else renderer.progress,
             log=None if args.json else (lambda m: renderer.message(f"wheelmagic: {m}")),
         )

@@ -25,8 +25,12 @@ def register(sub: Any) -> None:
     p = sub.add_parser("preinstall", help=HELP, description=HELP)
     add_install_options(p)
     p.add_argument("--quiet", "-q", action="store_true", help="print nothing unless it fails")
-    p.add_argument("--verbose", "-v", action="store_true",
-                   help="show the plan, progress and the installer's output")
+    p.add_argument(
+        "--verbose",
+        "-v",
+        action="store_true",
+        help="show the plan, progress and the installer's output",
+    )
     p.set_defaults(func=run)
 
 
@@ -74,8 +78,11 @@ def already_fits(args: argparse.Namespace) -> tuple[bool, str]:
     diagnosis = diagnose(builds, platform, supported_properties(platform))
     if diagnosis.status != "fits":
         return False, "; ".join(diagnosis.reasons) or diagnosis.status
-    shown = ", ".join(builds[canonicalize_name(r.name)].describe() for r in reqs
-                      if canonicalize_name(r.name) in builds)
+    shown = ", ".join(
+        builds[canonicalize_name(r.name)].describe()
+        for r in reqs
+        if canonicalize_name(r.name) in builds
+    )
     return True, f"{shown} already fits this machine"
 
 
@@ -95,13 +102,26 @@ def run(args: argparse.Namespace) -> int:
     try:
         if args.dry_run or plan.nothing_to_do:
             msg = (plan.summary() + " (dry run)") if args.dry_run else plan.summary()
-            _summary(args, {"status": "planned" if args.dry_run else "fits", "changed": [],
-                            "message": msg, "reason": why, "plan": plan.to_json()}, start)
+            _summary(
+                args,
+                {
+                    "status": "planned" if args.dry_run else "fits",
+                    "changed": [],
+                    "message": msg,
+                    "reason": why,
+                    "plan": plan.to_json(),
+                },
+                start,
+            )
             return 0
         if verbose:
             renderer.plan(plan, explain=args.explain)
         result = execute(
-            plan, indexes=indexes, source=client, backend=args.backend, pre=args.pre,
+            plan,
+            indexes=indexes,
+            source=client,
+            backend=args.backend,
+            pre=args.pre,
             progress=renderer.progress if verbose else None,
             log=(lambda m: renderer.message(f"wheelmagic: {m}")) if verbose else None,
             installer_output=(lambda line: print(line, file=sys.stderr)) if verbose else None,
@@ -110,9 +130,17 @@ def run(args: argparse.Namespace) -> int:
         close = getattr(client, "close", None)
         if callable(close):
             close()
-    _summary(args, {"status": "installed", "changed": [c.to_json() for c in result.changed],
-                    "message": result.summary(), "reason": why, "backend": result.backend},
-             start)
+    _summary(
+        args,
+        {
+            "status": "installed",
+            "changed": [c.to_json() for c in result.changed],
+            "message": result.summary(),
+            "reason": why,
+            "backend": result.backend,
+        },
+        start,
+    )
     return 0
 
 
@@ -122,7 +150,9 @@ def _summary(args: argparse.Namespace, data: dict[str, Any], start: float) -> No
         print(json.dumps(data, indent=2))
     elif not args.quiet:
         if data["status"] == "installed":
-            print(f"wheelmagic: {data['message']} ({data['reason']}; "
-                  f"{data['seconds']:.1f}s with {data.get('backend')})")
+            print(
+                f"wheelmagic: {data['message']} ({data['reason']}; "
+                f"{data['seconds']:.1f}s with {data.get('backend')})"
+            )
         else:
             print(f"wheelmagic: {data['message']} ({data['seconds']:.2f}s)")

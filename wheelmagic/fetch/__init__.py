@@ -17,8 +17,16 @@ if TYPE_CHECKING:
     from wheelmagic.fetch.download import Fetcher, FetchResult
 
 __all__ = [
-    "Fetcher", "FetchResult", "NullProgress", "ProgressEvent", "TerminalProgress", "Throttle",
-    "WheelCache", "default_cache_dir", "parse_size", "planned_downloader",
+    "Fetcher",
+    "FetchResult",
+    "NullProgress",
+    "ProgressEvent",
+    "TerminalProgress",
+    "Throttle",
+    "WheelCache",
+    "default_cache_dir",
+    "parse_size",
+    "planned_downloader",
 ]
 
 

@@ -92,12 +92,15 @@ class WheelCache:
             raise ValueError(f"not a sha256 hex digest: {sha256!r}")
         return self.wheels_dir / sha256[:2] / sha256 / safe_filename(filename)
 
-    def get(self, sha256: str, filename: str, *, size: int | None = None,
-            verify: bool = False) -> Path | None:
+    def get(
+        self, sha256: str, filename: str, *, size: int | None = None, verify: bool = False
+    ) -> Path | None:
         """The cached file, or None. Another name of the same content is linked in place."""
         path = self.path_for(sha256, filename)
         if not path.is_file():
-            others = [p for p in path.parent.glob("*") if p.is_file() and not p.name.startswith(".")]
+            others = [
+                p for p in path.parent.glob("*") if p.is_file() and not p.name.startswith(".")
+            ]
             if not others:
                 return None
             self._link(others[0], path)
@@ -148,13 +151,19 @@ class WheelCache:
 
     def info(self) -> CacheInfo:
         wheels = list(self.entries())
-        return CacheInfo(self.dir, len(wheels), sum(_size(p) for p in wheels),
-                         _tree_size(self.dir / "http"), _tree_size(self.tmp_dir))
+        return CacheInfo(
+            self.dir,
+            len(wheels),
+            sum(_size(p) for p in wheels),
+            _tree_size(self.dir / "http"),
+            _tree_size(self.tmp_dir),
+        )
 
     def prune(self, max_bytes: int) -> list[Path]:
         """Delete least recently used wheels until the wheels take at most `max_bytes`."""
-        items = sorted(((p.stat().st_mtime, _size(p), p) for p in self.entries()),
-                       key=lambda t: t[0])
+        items = sorted(
+            ((p.stat().st_mtime, _size(p), p) for p in self.entries()), key=lambda t: t[0]
+        )
         total = sum(s for _, s, _ in items)
         removed: list[Path] = []
         for _mtime, size, path in items:

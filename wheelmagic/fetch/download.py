@@ -111,7 +111,8 @@ class Fetcher:
             raise DownloadError(
                 f"{what}: refusing to download {redact(url)}: its file name {filename!r} "
                 "contains a path separator or '..'",
-                hint=f"the index {redact(index_url or url)} serves a bad link; report it") from None
+                hint=f"the index {redact(index_url or url)} serves a bad link; report it",
+            ) from None
         sha256 = sha256.lower() if sha256 else None
         if sha256:
             hit = self.cache.get(sha256, name, size=size)
@@ -140,10 +141,13 @@ class Fetcher:
                     f"{sha256}, got {actual}; the file was discarded and not installed",
                     hint="run the command again; if it fails the same way, the index (or a "
                     f"proxy) serves a different file than it lists: report it to "
-                    f"{redact(index_url or url)}")
+                    f"{redact(index_url or url)}",
+                )
             if not sha256:
-                notes.append(f"{what}: the index gave no hash for {name}; stored it by its "
-                             f"computed sha256 {actual}")
+                notes.append(
+                    f"{what}: the index gave no hash for {name}; stored it by its "
+                    f"computed sha256 {actual}"
+                )
             path = self.cache.put(part, actual, name)
             _meta_path(part).unlink(missing_ok=True)
             return FetchResult(path, actual, False, notes)
@@ -159,8 +163,10 @@ class Fetcher:
     def _copy_local(self, url: str, part: Path, name: str, what: str) -> str:
         src = file_url_path(url)
         if not src.is_file():
-            raise DownloadError(f"{what}: {src} does not exist",
-                                hint="check the file:// index or --find-links directory")
+            raise DownloadError(
+                f"{what}: {src} does not exist",
+                hint="check the file:// index or --find-links directory",
+            )
         h = hashlib.sha256()
         throttle = Throttle(self.progress, name, src.stat().st_size)
         with open(src, "rb") as fi, open(part, "wb") as fo:
@@ -171,8 +177,9 @@ class Fetcher:
         throttle.finish()
         return h.hexdigest()
 
-    def _download(self, url: str, part: Path, name: str, size: int | None, what: str,
-                  index_url: str | None) -> str:
+    def _download(
+        self, url: str, part: Path, name: str, size: int | None, what: str, index_url: str | None
+    ) -> str:
         attempt = 0
         last_error = ""
         while True:
@@ -191,7 +198,8 @@ class Fetcher:
                         f"{what}: downloading {name} from {redact(url)} failed after "
                         f"{attempt} attempts: {redact(last_error)}",
                         hint=f"{have} bytes are kept; run the command again to resume, and "
-                        "check the network or proxy (HTTPS_PROXY)") from None
+                        "check the network or proxy (HTTPS_PROXY)",
+                    ) from None
                 self.sleep(min(self.max_backoff, self.backoff * 2 ** (attempt - 1)))
 
     def _open(self, url: str, headers: dict[str, str]) -> tuple[str, httpx.Response]:
@@ -211,26 +219,31 @@ class Fetcher:
                 current = target
                 continue
             return current, resp
-        raise DownloadError(f"too many redirects downloading {redact(url)}",
-                            hint="check the index")
+        raise DownloadError(f"too many redirects downloading {redact(url)}", hint="check the index")
 
-    def _status_error(self, resp: httpx.Response, url: str, name: str, what: str,
-                      index_url: str | None) -> DownloadError:
+    def _status_error(
+        self, resp: httpx.Response, url: str, name: str, what: str, index_url: str | None
+    ) -> DownloadError:
         where = redact(index_url or url)
         if resp.status_code == 404:
             return DownloadError(
                 f"{what}: {name} is not at {redact(url)} (HTTP 404)",
                 hint=f"the index {where} lists a file it does not serve; check the index URL, "
-                "or run again later (the file may have been removed or be still uploading)")
+                "or run again later (the file may have been removed or be still uploading)",
+            )
         if resp.status_code in (401, 403):
             return DownloadError(
                 f"{what}: {redact(url)} refused access (HTTP {resp.status_code})",
-                hint="put credentials in the index URL or ~/.netrc")
-        return DownloadError(f"{what}: {redact(url)} answered HTTP {resp.status_code}",
-                             hint=f"check the index {where}")
+                hint="put credentials in the index URL or ~/.netrc",
+            )
+        return DownloadError(
+            f"{what}: {redact(url)} answered HTTP {resp.status_code}",
+            hint=f"check the index {where}",
+        )
 
-    def _attempt(self, url: str, part: Path, name: str, size: int | None, what: str,
-                 index_url: str | None) -> str:
+    def _attempt(
+        self, url: str, part: Path, name: str, size: int | None, what: str, index_url: str | None
+    ) -> str:
         offset = part.stat().st_size if part.exists() else 0
         meta = _load_meta(part) if offset else {}
         if offset and size is not None and offset > size:
@@ -284,15 +297,17 @@ class Fetcher:
                 part.unlink()
                 raise DownloadError(
                     f"{what}: {redact(url)} sent {have} bytes, more than the {expected_total} "
-                    "expected; the file was discarded", hint="run again; if it persists, "
-                    "report the index")
+                    "expected; the file was discarded",
+                    hint="run again; if it persists, report the index",
+                )
             throttle.finish()
             return h.hexdigest()
         finally:
             resp.close()
 
-    def _try_parallel(self, url: str, part: Path, name: str, size: int | None, what: str,
-                      index_url: str | None) -> str | None:
+    def _try_parallel(
+        self, url: str, part: Path, name: str, size: int | None, what: str, index_url: str | None
+    ) -> str | None:
         """Split a large file over `parallel` range requests; None when not worth it."""
         _final, resp = self._open(url, {"Range": "bytes=0-0", "Accept-Encoding": "identity"})
         try:
@@ -313,8 +328,9 @@ class Fetcher:
 
         def segment(b: tuple[int, int]) -> None:
             pos = b[0]
-            _f, r = self._open(url, {"Range": f"bytes={b[0]}-{b[1]}",
-                                     "Accept-Encoding": "identity"})
+            _f, r = self._open(
+                url, {"Range": f"bytes={b[0]}-{b[1]}", "Accept-Encoding": "identity"}
+            )
             try:
                 if r.status_code != 206:
                     raise _Retry(f"HTTP {r.status_code} for a range request")

@@ -56,8 +56,10 @@ class TerminalProgress:
         if event.total_bytes:
             frac = min(1.0, event.done_bytes / event.total_bytes)
             bar = "#" * int(frac * self.width)
-            text = (f"{event.filename} [{bar:<{self.width}}] {frac:4.0%} "
-                    f"{done}/{human_bytes(event.total_bytes)} {rate}")
+            text = (
+                f"{event.filename} [{bar:<{self.width}}] {frac:4.0%} "
+                f"{done}/{human_bytes(event.total_bytes)} {rate}"
+            )
             if event.eta_s is not None and not event.finished:
                 text += f" eta {event.eta_s:.0f}s"
         else:
@@ -72,9 +74,15 @@ class TerminalProgress:
 class Throttle:
     """Turns byte counts into at most `per_second` events for one file."""
 
-    def __init__(self, callback: ProgressCallback | None, filename: str, total: int | None,
-                 start_bytes: int = 0, per_second: float = 10.0,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        callback: ProgressCallback | None,
+        filename: str,
+        total: int | None,
+        start_bytes: int = 0,
+        per_second: float = 10.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.callback = callback
         self.filename = filename
         self.total = total

@@ -65,15 +65,19 @@ def read_wheel(path: Path) -> WheelInfo:
     try:
         with zipfile.ZipFile(path) as zf:
             names = zf.namelist()
-            dist_infos = {n.split("/", 1)[0] for n in names if n.split("/", 1)[0].endswith(".dist-info")}
+            dist_infos = {
+                n.split("/", 1)[0] for n in names if n.split("/", 1)[0].endswith(".dist-info")
+            }
             prefix = _pick_dist_info(dist_infos, wheel)
             meta_text = zf.read(f"{prefix}/METADATA").decode("utf-8", errors="replace")
             variant_raw = (
                 zf.read(f"{prefix}/variant.json") if f"{prefix}/variant.json" in names else None
             )
     except (zipfile.BadZipFile, KeyError, OSError) as err:
-        raise InvalidWheelName(f"{path}: not a readable wheel ({err})",
-                               hint="rebuild the wheel or remove it from the directory") from None
+        raise InvalidWheelName(
+            f"{path}: not a readable wheel ({err})",
+            hint="rebuild the wheel or remove it from the directory",
+        ) from None
     headers = HeaderParser().parsestr(meta_text, headersonly=True)
     rp = headers.get("Requires-Python")
     variant = None
@@ -82,21 +86,27 @@ def read_wheel(path: Path) -> WheelInfo:
         try:
             variant = parse_variants_json(json.loads(variant_raw), where)
         except ValueError as err:
-            raise VariantMetadataError(f"{where}: not valid JSON ({err})",
-                                       hint="rebuild the wheel") from None
+            raise VariantMetadataError(
+                f"{where}: not valid JSON ({err})", hint="rebuild the wheel"
+            ) from None
     if wheel.is_variant:
         if variant is None:
             raise VariantMetadataError(
                 f"{path.name} is a variant wheel (label {wheel.label!r}) but has no "
-                f"{prefix}/variant.json", hint="rebuild it with a variant-aware build backend")
+                f"{prefix}/variant.json",
+                hint="rebuild it with a variant-aware build backend",
+            )
         if set(variant.variants) != {wheel.label}:
             raise VariantMetadataError(
                 f"{where} describes {sorted(variant.variants)}, but the file name says "
-                f"{wheel.label!r}", hint="rename the wheel or fix its variant.json")
+                f"{wheel.label!r}",
+                hint="rename the wheel or fix its variant.json",
+            )
     elif variant is not None:
         variant = None  # a variant.json in a non-variant wheel says nothing about selection
-    return WheelInfo(path, wheel, sha256_file(path), path.stat().st_size,
-                     rp.strip() if rp else None, variant)
+    return WheelInfo(
+        path, wheel, sha256_file(path), path.stat().st_size, rp.strip() if rp else None, variant
+    )
 
 
 def _pick_dist_info(dist_infos: set[str], wheel: WheelName) -> str:
@@ -159,8 +169,14 @@ def build_index(wheel_dir: Path | str, out_dir: Path | str, *, link: str = "auto
         versions: dict[Version, list[VariantsMetadata]] = {}
         for info in items:
             _place(info.path, files_dir / info.path.name, link)
-            entries.append({"filename": info.path.name, "sha256": info.sha256, "size": info.size,
-                            "requires_python": info.requires_python})
+            entries.append(
+                {
+                    "filename": info.path.name,
+                    "sha256": info.sha256,
+                    "size": info.size,
+                    "requires_python": info.requires_python,
+                }
+            )
             if info.variant is not None:
                 versions.setdefault(info.wheel.version, []).append(info.variant)
         for version, metas in sorted(versions.items()):
@@ -168,8 +184,14 @@ def build_index(wheel_dir: Path | str, out_dir: Path | str, *, link: str = "auto
             merged = merge_metadata(metas, name)  # raises on conflicting labels/priorities
             data = json.dumps(merged.to_json(), indent=2, sort_keys=True).encode() + b"\n"
             _write(files_dir / name, data)
-            entries.append({"filename": name, "sha256": hashlib.sha256(data).hexdigest(),
-                            "size": len(data), "requires_python": None})
+            entries.append(
+                {
+                    "filename": name,
+                    "sha256": hashlib.sha256(data).hexdigest(),
+                    "size": len(data),
+                    "requires_python": None,
+                }
+            )
             report.variants_files.append(name)
         _write_project(out / "simple" / project, project, entries)
         report.projects[project] = [e["filename"] for e in entries]
@@ -184,17 +206,26 @@ def _write_project(page_dir: Path, project: str, entries: list[dict[str, Any]]) 
         href = f"../../files/{e['filename']}"
         rp = e["requires_python"]
         rp_attr = f' data-requires-python="{html.escape(rp, quote=True)}"' if rp else ""
-        links.append(f'    <a href="{html.escape(href)}#sha256={e["sha256"]}"{rp_attr}>'
-                     f"{html.escape(e['filename'])}</a><br/>")
-        item: dict[str, Any] = {"filename": e["filename"], "url": href,
-                                "hashes": {"sha256": e["sha256"]}, "size": e["size"]}
+        links.append(
+            f'    <a href="{html.escape(href)}#sha256={e["sha256"]}"{rp_attr}>'
+            f"{html.escape(e['filename'])}</a><br/>"
+        )
+        item: dict[str, Any] = {
+            "filename": e["filename"],
+            "url": href,
+            "hashes": {"sha256": e["sha256"]},
+            "size": e["size"],
+        }
         if rp:
             item["requires-python"] = rp
         files.append(item)
-    page = (f"<!DOCTYPE html>\n<html>\n  <head><meta name=\"pypi:repository-version\" "
-            f"content=\"1.1\"><title>Links for {html.escape(project)}</title></head>\n  <body>\n"
-            f"    <h1>Links for {html.escape(project)}</h1>\n" + "\n".join(links)
-            + "\n  </body>\n</html>\n")
+    page = (
+        f'<!DOCTYPE html>\n<html>\n  <head><meta name="pypi:repository-version" '
+        f'content="1.1"><title>Links for {html.escape(project)}</title></head>\n  <body>\n'
+        f"    <h1>Links for {html.escape(project)}</h1>\n"
+        + "\n".join(links)
+        + "\n  </body>\n</html>\n"
+    )
     _write(page_dir / "index.html", page.encode())
     doc = {"meta": {"api-version": "1.1"}, "name": project, "files": files}
     _write(page_dir / "index.json", json.dumps(doc, indent=1).encode())
@@ -202,9 +233,12 @@ def _write_project(page_dir: Path, project: str, entries: list[dict[str, Any]]) 
 
 def _write_root(simple: Path, projects: list[str]) -> None:
     links = "\n".join(f'    <a href="{p}/">{p}</a><br/>' for p in projects)
-    page = ("<!DOCTYPE html>\n<html>\n  <head><meta name=\"pypi:repository-version\" "
-            "content=\"1.1\"><title>Simple index</title></head>\n  <body>\n" + links
-            + "\n  </body>\n</html>\n")
+    page = (
+        '<!DOCTYPE html>\n<html>\n  <head><meta name="pypi:repository-version" '
+        'content="1.1"><title>Simple index</title></head>\n  <body>\n'
+        + links
+        + "\n  </body>\n</html>\n"
+    )
     _write(simple / "index.html", page.encode())
     doc = {"meta": {"api-version": "1.1"}, "projects": [{"name": p} for p in projects]}
     _write(simple / "index.json", json.dumps(doc, indent=1).encode())

@@ -166,8 +166,9 @@ class IndexClient:
                 "credentials, then retry",
             )
         if sdists:
-            result.notes.append(f"{project}: {sdists} non-wheel files ignored (wheelmagic "
-                                "installs wheels only)")
+            result.notes.append(
+                f"{project}: {sdists} non-wheel files ignored (wheelmagic installs wheels only)"
+            )
         self._load_variants(result, variant_links)
         self._virtual_variants(result)
         return result
@@ -182,8 +183,14 @@ class IndexClient:
         if fetched.status == 404:
             return [], [f"{project}: not on index {where}"], None
         if fetched.status in (401, 403):
-            return [], [], (f"{project}: index {where} refused access (HTTP {fetched.status}); "
-                            "put credentials in the index URL or ~/.netrc")
+            return (
+                [],
+                [],
+                (
+                    f"{project}: index {where} refused access (HTTP {fetched.status}); "
+                    "put credentials in the index URL or ~/.netrc"
+                ),
+            )
         if fetched.status != 200:
             return [], [], f"{project}: index {where} answered HTTP {fetched.status}"
         try:
@@ -208,23 +215,34 @@ class IndexClient:
 
     def fetch_variants_json(self, f: IndexFile) -> VariantsMetadata:
         """Download, check (hash, size, depth) and parse one `*-variants.json`."""
-        fetched = self.http.get(f.url, accept="application/json",
-                                max_bytes=MAX_VARIANTS_JSON_BYTES, what="variants.json")
+        fetched = self.http.get(
+            f.url,
+            accept="application/json",
+            max_bytes=MAX_VARIANTS_JSON_BYTES,
+            what="variants.json",
+        )
         if fetched.status != 200:
-            raise IndexError_(f"{redact(f.url)} answered HTTP {fetched.status}",
-                              hint="the index links a variants.json it does not serve")
+            raise IndexError_(
+                f"{redact(f.url)} answered HTTP {fetched.status}",
+                hint="the index links a variants.json it does not serve",
+            )
         if f.sha256 and hashlib.sha256(fetched.body).hexdigest() != f.sha256:
             raise VariantMetadataError(
                 f"{redact(f.url)} does not match the sha256 the index gives ({f.sha256})",
-                hint="the index or a proxy serves a different file; report it to the index")
+                hint="the index or a proxy serves a different file; report it to the index",
+            )
         try:
             data = json.loads(fetched.body)
         except (ValueError, RecursionError) as err:
-            raise VariantMetadataError(f"{redact(f.url)} is not valid JSON: {err}",
-                                       hint="report the broken file to the index") from None
+            raise VariantMetadataError(
+                f"{redact(f.url)} is not valid JSON: {err}",
+                hint="report the broken file to the index",
+            ) from None
         if not json_depth_ok(data, MAX_JSON_DEPTH):
-            raise VariantMetadataError(f"{redact(f.url)} nests deeper than {MAX_JSON_DEPTH}",
-                                       hint="report the broken file to the index")
+            raise VariantMetadataError(
+                f"{redact(f.url)} nests deeper than {MAX_JSON_DEPTH}",
+                hint="report the broken file to the index",
+            )
         return parse_variants_json(data, redact(f.url))
 
     def _load_variants(
@@ -251,11 +269,16 @@ class IndexClient:
                 by_version.setdefault(version, []).append(meta)
         for version, metas in by_version.items():
             try:
-                result.variants[version] = merge_metadata(
-                    metas, f"{result.name}-{version}-variants.json") if len(metas) > 1 else metas[0]
+                result.variants[version] = (
+                    merge_metadata(metas, f"{result.name}-{version}-variants.json")
+                    if len(metas) > 1
+                    else metas[0]
+                )
             except VariantMetadataError as err:
-                msg = (f"{result.name} {version}: the indexes' variants.json files disagree "
-                       f"({err.message}); using {metas[0].source} only")
+                msg = (
+                    f"{result.name} {version}: the indexes' variants.json files disagree "
+                    f"({err.message}); using {metas[0].source} only"
+                )
                 result.errors.append(msg)
                 result.notes.append(msg)
                 result.variants[version] = metas[0]
@@ -278,23 +301,27 @@ class IndexClient:
             if wheel.is_variant:
                 continue
             backend = legacy_torch.backend_of_filename(cand.filename) or index_backends.get(
-                cand.index_url)
+                cand.index_url
+            )
             if backend is None:
                 continue
             groups.setdefault(wheel.version, {}).setdefault(backend, []).append(cand.filename)
             picked.append((i, wheel.version, backend))
         labels_by_version: dict[Version, dict[str, str]] = {}
         for version, backends in groups.items():
-            meta, labels = legacy_torch.synthesize(result.name, version, backends,
-                                                   result.variants.get(version))
+            meta, labels = legacy_torch.synthesize(
+                result.name, version, backends, result.variants.get(version)
+            )
             result.variants[version] = meta
             labels_by_version[version] = labels
         for i, version, backend in picked:
             label = labels_by_version[version].get(backend)
             if label is not None:
                 result.candidates[i] = replace(
-                    result.candidates[i], virtual_label=label,
-                    variants_source=result.variants[version].source)
+                    result.candidates[i],
+                    virtual_label=label,
+                    variants_source=result.variants[version].source,
+                )
 
 
 def _version(c: Candidate) -> Version | None:

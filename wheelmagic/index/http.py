@@ -56,8 +56,11 @@ def make_client(cert: str | None = None, timeout: float = 30.0) -> httpx.Client:
     """An httpx client as pip users expect: env proxies, SSL_CERT_FILE, a CA bundle option."""
     verify: ssl.SSLContext | bool = True
     if cert:
-        verify = ssl.create_default_context(cafile=cert) if os.path.isfile(cert) else (
-            ssl.create_default_context(capath=cert))
+        verify = (
+            ssl.create_default_context(cafile=cert)
+            if os.path.isfile(cert)
+            else (ssl.create_default_context(capath=cert))
+        )
     return httpx.Client(
         trust_env=True,
         verify=verify,
@@ -77,7 +80,9 @@ class Credentials:
             parts = urlsplit(url)
             if parts.username is not None and parts.hostname:
                 self._by_host[parts.netloc.rpartition("@")[2].lower()] = (
-                    unquote(parts.username), unquote(parts.password or ""))
+                    unquote(parts.username),
+                    unquote(parts.password or ""),
+                )
         self._netrc: netrc.netrc | None | bool = False  # False: not read yet
 
     def auth_for(self, url: str) -> httpx.BasicAuth | None:
@@ -91,7 +96,9 @@ class Credentials:
         if self._netrc is False:
             try:
                 path = os.environ.get("NETRC")
-                self._netrc = netrc.netrc(path) if path or (Path.home() / ".netrc").exists() else None
+                self._netrc = (
+                    netrc.netrc(path) if path or (Path.home() / ".netrc").exists() else None
+                )
             except (OSError, netrc.NetrcParseError):
                 self._netrc = None
         if isinstance(self._netrc, netrc.netrc):
@@ -230,31 +237,40 @@ class Http:
                     current = target
                     continue
                 if resp.status_code == 304 and cached:
-                    return Fetched(cached[0].get("final_url") or current, 200, cached[1],
-                                   cached[0].get("content_type", ""), from_cache=True)
+                    return Fetched(
+                        cached[0].get("final_url") or current,
+                        200,
+                        cached[1],
+                        cached[0].get("content_type", ""),
+                        from_cache=True,
+                    )
                 if resp.status_code >= 500:
                     raise _Retryable(f"HTTP {resp.status_code}")
                 if resp.status_code != 200:
-                    return Fetched(str(resp.url), resp.status_code, b"",
-                                   resp.headers.get("content-type", ""))
+                    return Fetched(
+                        str(resp.url), resp.status_code, b"", resp.headers.get("content-type", "")
+                    )
                 declared = resp.headers.get("content-length")
                 if declared and declared.isdigit() and int(declared) > max_bytes:
-                    raise TooLarge(f"{what} {redact(current)} is {int(declared)} bytes, over "
-                                   f"the {max_bytes}-byte limit",
-                                   hint="this is not a normal index file; check the index")
+                    raise TooLarge(
+                        f"{what} {redact(current)} is {int(declared)} bytes, over "
+                        f"the {max_bytes}-byte limit",
+                        hint="this is not a normal index file; check the index",
+                    )
                 chunks: list[bytes] = []
                 total = 0
                 for chunk in resp.iter_bytes():
                     total += len(chunk)
                     if total > max_bytes:
-                        raise TooLarge(f"{what} {redact(current)} is over the {max_bytes}-byte "
-                                       "limit", hint="this is not a normal index file; check the index")
+                        raise TooLarge(
+                            f"{what} {redact(current)} is over the {max_bytes}-byte limit",
+                            hint="this is not a normal index file; check the index",
+                        )
                     chunks.append(chunk)
                 body = b"".join(chunks)
                 self.cache.store(url, accept, resp, body)
                 return Fetched(str(resp.url), 200, body, resp.headers.get("content-type", ""))
-        raise IndexError_(f"too many redirects fetching {redact(url)}",
-                          hint="check the index URL")
+        raise IndexError_(f"too many redirects fetching {redact(url)}", hint="check the index URL")
 
 
 class _Retryable(Exception):
@@ -281,15 +297,19 @@ def read_file_url(url: str, max_bytes: int) -> Fetched:
                 url = url.rstrip("/") + "/index.html"
             else:
                 links = "".join(
-                    f'<a href="{p.name}">{p.name}</a>\n' for p in sorted(path.iterdir()) if p.is_file()
+                    f'<a href="{p.name}">{p.name}</a>\n'
+                    for p in sorted(path.iterdir())
+                    if p.is_file()
                 )
                 base = url if url.endswith("/") else url + "/"
                 return Fetched(base, 200, links.encode(), "text/html")
         if not path.is_file():
             return Fetched(url, 404, b"", "")
         if path.stat().st_size > max_bytes:
-            raise TooLarge(f"{redact(url)} is over the {max_bytes}-byte limit",
-                           hint="this is not a normal index file; check the index")
+            raise TooLarge(
+                f"{redact(url)} is over the {max_bytes}-byte limit",
+                hint="this is not a normal index file; check the index",
+            )
         ctype = "application/json" if path.suffix == ".json" else "text/html"
         return Fetched(url, 200, path.read_bytes(), ctype)
     except OSError as err:

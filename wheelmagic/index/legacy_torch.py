@@ -34,9 +34,22 @@ from wheelmagic.variants.properties import NULL_LABEL
 NAMESPACES = ("nvidia", "intel", "amd")
 #: Backends `auto` considers, best first (uv's order: newest CUDA, ROCm, XPU; then cpu).
 AUTO_BACKENDS: tuple[str, ...] = (
-    "cu132", "cu130", "cu129", "cu128", "cu126", "cu118",
-    "rocm7.2", "rocm7.1", "rocm7.0", "rocm6.4", "rocm6.3", "rocm6.2.4", "rocm6.2", "rocm6.1",
-    "rocm6.0", "xpu",
+    "cu132",
+    "cu130",
+    "cu129",
+    "cu128",
+    "cu126",
+    "cu118",
+    "rocm7.2",
+    "rocm7.1",
+    "rocm7.0",
+    "rocm6.4",
+    "rocm6.3",
+    "rocm6.2.4",
+    "rocm6.2",
+    "rocm6.1",
+    "rocm6.0",
+    "xpu",
 )
 
 
@@ -96,8 +109,9 @@ def synthesize(
         table = {ns: {f: sorted(v) for f, v in fs.items()} for ns, fs in merged.items()}
         label = virtual_label(backend)
         if base is not None and label in base.variants:
-            existing = {ns: {f: sorted(v) for f, v in fs.items()}
-                        for ns, fs in base.variants[label].items()}
+            existing = {
+                ns: {f: sorted(v) for f, v in fs.items()} for ns, fs in base.variants[label].items()
+            }
             if existing != table:
                 label = f"{backend.replace('.', '_')}_index"
         variants[label] = table

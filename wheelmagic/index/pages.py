@@ -135,8 +135,14 @@ def parse_json_page(body: bytes, base_url: str) -> Page:
         metadata = item.get("core-metadata", item.get("dist-info-metadata"))
         filename = item.get("filename") if isinstance(item.get("filename"), str) else None
         made = _make(
-            url, filename, hashes, rp if isinstance(rp, str) else None, yanked, metadata,
-            size if isinstance(size, int) and size >= 0 else None, notes,
+            url,
+            filename,
+            hashes,
+            rp if isinstance(rp, str) else None,
+            yanked,
+            metadata,
+            size if isinstance(size, int) and size >= 0 else None,
+            notes,
         )
         if made:
             out.append(made)
@@ -184,8 +190,16 @@ def parse_html_page(body: bytes, base_url: str) -> Page:
             metadata = None
         elif metadata is None:
             metadata = "true"  # attribute present without a value
-        made = _make(url, None, _fragment_hashes(frag), attrs.get("data-requires-python"),
-                     yanked, metadata, None, notes)
+        made = _make(
+            url,
+            None,
+            _fragment_hashes(frag),
+            attrs.get("data-requires-python"),
+            yanked,
+            metadata,
+            None,
+            notes,
+        )
         if made:
             out.append(made)
     return Page(out, notes)
@@ -194,8 +208,10 @@ def parse_html_page(body: bytes, base_url: str) -> Page:
 def parse_project_page(body: bytes, content_type: str, base_url: str) -> Page:
     """One project page -> its files. JSON when the server said so, HTML otherwise."""
     ctype = content_type.split(";", 1)[0].strip().lower()
-    if ctype.startswith("application/vnd.pypi.simple.") and ctype.endswith("+json") or (
-        ctype == "application/json"
+    if (
+        ctype.startswith("application/vnd.pypi.simple.")
+        and ctype.endswith("+json")
+        or (ctype == "application/json")
     ):
         return parse_json_page(body, base_url)
     return parse_html_page(body, base_url)

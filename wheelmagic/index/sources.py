@@ -135,10 +135,16 @@ def resolve_indexes(
                 return values, where
         return [], None
 
-    main, main_from = pick([index_url] if index_url else [], ENV_INDEX_URL, "PIP_INDEX_URL",
-                           "index-url", "index-url")
-    extras, extras_from = pick(extra_index_urls, ENV_EXTRA_INDEX_URL, "PIP_EXTRA_INDEX_URL",
-                               "extra-index-url", "extra-index-url")
+    main, main_from = pick(
+        [index_url] if index_url else [], ENV_INDEX_URL, "PIP_INDEX_URL", "index-url", "index-url"
+    )
+    extras, extras_from = pick(
+        extra_index_urls,
+        ENV_EXTRA_INDEX_URL,
+        "PIP_EXTRA_INDEX_URL",
+        "extra-index-url",
+        "extra-index-url",
+    )
     trusted, _ = pick(trusted_hosts, None, "PIP_TRUSTED_HOST", "trusted-host", "trusted-host")
     links, _ = pick(find_links, None, "PIP_FIND_LINKS", "find-links", "find-links")
     if not main:
@@ -163,7 +169,9 @@ def resolve_indexes(
     else:
         cert = pipconf.get("cert") or None
     explicit = main_from in ("command options", ENV_INDEX_URL) or extras_from in (
-        "command options", ENV_EXTRA_INDEX_URL)
+        "command options",
+        ENV_EXTRA_INDEX_URL,
+    )
     backend = torch_backend or env.get(ENV_TORCH_BACKEND) or "auto"
     if backend not in TORCH_BACKEND_CHOICES:
         from wheelmagic.errors import IndexError_

@@ -21,7 +21,9 @@ def redact(url: str) -> str:
     userinfo, _, hostport = parts.netloc.rpartition("@")
     user, sep, _pw = userinfo.partition(":")
     shown = f"{user}:****" if sep else "****"
-    return urlunsplit((parts.scheme, f"{shown}@{hostport}", parts.path, parts.query, parts.fragment))
+    return urlunsplit(
+        (parts.scheme, f"{shown}@{hostport}", parts.path, parts.query, parts.fragment)
+    )
 
 
 def is_loopback(host: str | None) -> bool:

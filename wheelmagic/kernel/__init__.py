@@ -167,8 +167,15 @@ class RestartRecord:
 
     __slots__ = ("reason", "strategy", "packages", "pid", "time", "executable")
 
-    def __init__(self, reason: str, strategy: str, packages: list[str] | None = None,
-                 pid: int = 0, time: float = 0.0, executable: str = "") -> None:
+    def __init__(
+        self,
+        reason: str,
+        strategy: str,
+        packages: list[str] | None = None,
+        pid: int = 0,
+        time: float = 0.0,
+        executable: str = "",
+    ) -> None:
         self.reason = reason
         self.strategy = strategy
         self.packages = list(packages or [])
@@ -223,7 +230,7 @@ def connection_file(argv: list[str] | None = None) -> str | None:
             return os.path.realpath(args[i + 1])
         for prefix in ("-f=", "--f=", "--IPKernelApp.connection_file="):
             if arg.startswith(prefix):
-                return os.path.realpath(arg[len(prefix):])
+                return os.path.realpath(arg[len(prefix) :])
     return None
 
 
@@ -245,8 +252,9 @@ def record_path(key: str | None = None, directory: Path | None = None) -> Path:
     return base / f"{key or kernel_key()}.json"
 
 
-def write_record(record: RestartRecord, *, key: str | None = None,
-                 directory: Path | None = None) -> Path | None:
+def write_record(
+    record: RestartRecord, *, key: str | None = None, directory: Path | None = None
+) -> Path | None:
     """Write the record atomically; never raises (a missing note must not block a restart)."""
     import tempfile
 
@@ -262,8 +270,13 @@ def write_record(record: RestartRecord, *, key: str | None = None,
         return None
 
 
-def take_record(*, key: str | None = None, directory: Path | None = None,
-                now: float | None = None, pid: int | None = None) -> RestartRecord | None:
+def take_record(
+    *,
+    key: str | None = None,
+    directory: Path | None = None,
+    now: float | None = None,
+    pid: int | None = None,
+) -> RestartRecord | None:
     """Read and delete this kernel's pending record, if a *restarted* process is reading it.
 
     A record written by this very process is left alone unless it was a terminal re-exec

@@ -30,10 +30,24 @@ COLAB_MIME = "application/vnd.colab-display-data+json"
 #: Frontends whose kernels are *not* relaunched when the process exits.
 NO_AUTORESTART = ("vscode", "nbclient", "papermill", "python")
 
-_NBCLIENT_MARKERS = ("papermill", "nbconvert", "nbclient", "jupyter-execute", "testbook",
-                     "nbval", "quarto")
-_SERVER_MARKERS = ("jupyter", "voila", "notebook", "nbclassic", "kernel_gateway",
-                   "enterprise_gateway", "spyder")
+_NBCLIENT_MARKERS = (
+    "papermill",
+    "nbconvert",
+    "nbclient",
+    "jupyter-execute",
+    "testbook",
+    "nbval",
+    "quarto",
+)
+_SERVER_MARKERS = (
+    "jupyter",
+    "voila",
+    "notebook",
+    "nbclassic",
+    "kernel_gateway",
+    "enterprise_gateway",
+    "spyder",
+)
 
 
 class KernelRestarting(Exception):  # noqa: N818 - it is a signal, not an error
@@ -102,8 +116,12 @@ def detect_frontend(
         return "nbclient"
     if any(m in parent for m in _SERVER_MARKERS):
         return "jupyter"
-    if "vscode" in parent or "code helper" in parent or any(
-        k in env for k in ("VSCODE_PID", "VSCODE_CWD", "VSCODE_IPC_HOOK", "VSCODE_IPC_HOOK_CLI")
+    if (
+        "vscode" in parent
+        or "code helper" in parent
+        or any(
+            k in env for k in ("VSCODE_PID", "VSCODE_CWD", "VSCODE_IPC_HOOK", "VSCODE_IPC_HOOK_CLI")
+        )
     ):
         return "vscode"
     return "jupyter"
@@ -144,9 +162,11 @@ def _colab_button(packages: Sequence[str]) -> None:
     from IPython.display import display
 
     payload = {"pip_warning": {"packages": list(packages)}, "id": uuid.uuid4().hex}
-    text = ("WARNING: The following packages were previously imported in this runtime: "
-            f"{list(packages)}. You must restart the runtime in order to use newly installed "
-            "versions.")
+    text = (
+        "WARNING: The following packages were previously imported in this runtime: "
+        f"{list(packages)}. You must restart the runtime in order to use newly installed "
+        "versions."
+    )
     display({COLAB_MIME: payload, "text/plain": text}, raw=True)
 
 
@@ -181,8 +201,16 @@ def restart_kernel(
     else:
         strategy = "manual"
 
-    write_record(RestartRecord(reason=reason, strategy=strategy, packages=list(packages),
-                               pid=os.getpid(), time=time.time(), executable=sys.executable))
+    write_record(
+        RestartRecord(
+            reason=reason,
+            strategy=strategy,
+            packages=list(packages),
+            pid=os.getpid(),
+            time=time.time(),
+            executable=sys.executable,
+        )
+    )
 
     if strategy == "manual":
         _say(_manual_message(front, reason))
@@ -198,8 +226,10 @@ def restart_kernel(
             ip.atexit_operations()
             execv(sys.executable, [sys.executable, "-m", "IPython", *sys.argv[1:]])
         except Exception as err:  # exec failed: the shell is still ours, say what to do
-            _say(f"wheelmagic: could not restart IPython ({err}); "
-                 + _manual_message("terminal", reason).split("; ", 1)[1])
+            _say(
+                f"wheelmagic: could not restart IPython ({err}); "
+                + _manual_message("terminal", reason).split("; ", 1)[1]
+            )
             return "manual"
         return strategy  # only reached when `execv` is a test double
 

@@ -24,8 +24,18 @@ from wheelmagic.platform.model import (
 from wheelmagic.platform.probes import Probes, SystemProbes
 
 __all__ = [
-    "AmdInfo", "AppleInfo", "CpuInfo", "GpuInfo", "IntelInfo", "NvidiaInfo", "Platform",
-    "Probes", "SystemProbes", "current_platform", "detect", "load_platform",
+    "AmdInfo",
+    "AppleInfo",
+    "CpuInfo",
+    "GpuInfo",
+    "IntelInfo",
+    "NvidiaInfo",
+    "Platform",
+    "Probes",
+    "SystemProbes",
+    "current_platform",
+    "detect",
+    "load_platform",
 ]
 
 
@@ -36,16 +46,18 @@ def load_platform(path: str | os.PathLike[str]) -> Platform:
         with open(name, encoding="utf-8") as f:
             data = json.load(f)
     except OSError as err:
-        raise PlatformError(f"{name}: cannot read platform snapshot: {err.strerror or err}",
-                            hint="check the path given to --platform / WHEELMAGIC_PLATFORM"
-                            ) from err
+        raise PlatformError(
+            f"{name}: cannot read platform snapshot: {err.strerror or err}",
+            hint="check the path given to --platform / WHEELMAGIC_PLATFORM",
+        ) from err
     except json.JSONDecodeError as err:
         raise PlatformError(f"{name}: platform snapshot is not valid JSON: {err}") from err
     return Platform.from_json(data, source=name)
 
 
-def current_platform(platform_file: str | None = None,
-                     env: Mapping[str, str] | None = None) -> Platform:
+def current_platform(
+    platform_file: str | None = None, env: Mapping[str, str] | None = None
+) -> Platform:
     """The platform to plan for: `platform_file` > `WHEELMAGIC_PLATFORM` > `detect()`."""
     if env is None:
         env = os.environ

@@ -13,8 +13,11 @@ import sys
 from typing import Any
 
 _LIBCUDA_CANDIDATES = (
-    "libcuda.so.1", "libcuda.so", "/usr/lib64/nvidia/libcuda.so.1",
-    "/usr/lib/x86_64-linux-gnu/libcuda.so.1", "/usr/lib/wsl/lib/libcuda.so.1",
+    "libcuda.so.1",
+    "libcuda.so",
+    "/usr/lib64/nvidia/libcuda.so.1",
+    "/usr/lib/x86_64-linux-gnu/libcuda.so.1",
+    "/usr/lib/wsl/lib/libcuda.so.1",
 )
 
 
@@ -49,8 +52,10 @@ def libcuda() -> dict[str, Any]:
             info: dict[str, Any] = {}
             major, minor = ctypes.c_int(), ctypes.c_int()
             # CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR = 75, _MINOR = 76
-            if (cuda.cuDeviceGetAttribute(ctypes.byref(major), 75, dev) == 0
-                    and cuda.cuDeviceGetAttribute(ctypes.byref(minor), 76, dev) == 0):
+            if (
+                cuda.cuDeviceGetAttribute(ctypes.byref(major), 75, dev) == 0
+                and cuda.cuDeviceGetAttribute(ctypes.byref(minor), 76, dev) == 0
+            ):
                 info["compute_capability"] = [major.value, minor.value]
             name = ctypes.create_string_buffer(256)
             if cuda.cuDeviceGetName(name, 256, dev) == 0:
@@ -69,30 +74,45 @@ def libcuda() -> dict[str, Any]:
 
 class _DeviceProps(ctypes.Structure):
     _fields_ = [
-        ("stype", ctypes.c_uint32), ("pNext", ctypes.c_void_p), ("type", ctypes.c_uint32),
-        ("vendorId", ctypes.c_uint32), ("deviceId", ctypes.c_uint32),
-        ("flags", ctypes.c_uint32), ("subdeviceId", ctypes.c_uint32),
-        ("coreClockRate", ctypes.c_uint32), ("maxMemAllocSize", ctypes.c_uint64),
-        ("maxHardwareContexts", ctypes.c_uint32), ("maxCommandQueuePriority", ctypes.c_uint32),
-        ("numThreadsPerEU", ctypes.c_uint32), ("physicalEUSimdWidth", ctypes.c_uint32),
-        ("numEUsPerSubslice", ctypes.c_uint32), ("numSubslicesPerSlice", ctypes.c_uint32),
-        ("numSlices", ctypes.c_uint32), ("timerResolution", ctypes.c_uint64),
-        ("timestampValidBits", ctypes.c_uint32), ("kernelTimestampValidBits", ctypes.c_uint32),
-        ("uuid", ctypes.c_uint8 * 16), ("name", ctypes.c_char * 256),
+        ("stype", ctypes.c_uint32),
+        ("pNext", ctypes.c_void_p),
+        ("type", ctypes.c_uint32),
+        ("vendorId", ctypes.c_uint32),
+        ("deviceId", ctypes.c_uint32),
+        ("flags", ctypes.c_uint32),
+        ("subdeviceId", ctypes.c_uint32),
+        ("coreClockRate", ctypes.c_uint32),
+        ("maxMemAllocSize", ctypes.c_uint64),
+        ("maxHardwareContexts", ctypes.c_uint32),
+        ("maxCommandQueuePriority", ctypes.c_uint32),
+        ("numThreadsPerEU", ctypes.c_uint32),
+        ("physicalEUSimdWidth", ctypes.c_uint32),
+        ("numEUsPerSubslice", ctypes.c_uint32),
+        ("numSubslicesPerSlice", ctypes.c_uint32),
+        ("numSlices", ctypes.c_uint32),
+        ("timerResolution", ctypes.c_uint64),
+        ("timestampValidBits", ctypes.c_uint32),
+        ("kernelTimestampValidBits", ctypes.c_uint32),
+        ("uuid", ctypes.c_uint8 * 16),
+        ("name", ctypes.c_char * 256),
     ]
 
 
 class _IpVersionExt(ctypes.Structure):
-    _fields_ = [("stype", ctypes.c_uint32), ("pNext", ctypes.c_void_p),
-                ("ipVersion", ctypes.c_uint32)]
+    _fields_ = [
+        ("stype", ctypes.c_uint32),
+        ("pNext", ctypes.c_void_p),
+        ("ipVersion", ctypes.c_uint32),
+    ]
 
 
 def level_zero() -> dict[str, Any]:
     """Intel GPUs' device IP versions (ZE_extension_device_ip_version), as the WheelNext intel
     provider reads them: zeInit(GPU) -> zeDriverGet -> zeDeviceGet -> zeDeviceGetProperties."""
     if sys.platform == "win32":
-        ze = _load((os.path.join(os.environ.get("WINDIR", "C:/Windows"),
-                                 "System32/ze_loader.dll"),))
+        ze = _load(
+            (os.path.join(os.environ.get("WINDIR", "C:/Windows"), "System32/ze_loader.dll"),)
+        )
     else:
         ze = _load(("libze_loader.so.1",))
     rc = ze.zeInit(1)  # ZE_INIT_FLAG_GPU_ONLY

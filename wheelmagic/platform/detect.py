@@ -42,21 +42,105 @@ X86_LEVEL_FLAGS: dict[int, frozenset[str]] = {
 #: the flags the WheelNext x86-64 provider reports (provider-variant-x86-64 `all_features`,
 #: archspec names), in its preference order.
 X86_FEATURES: tuple[str, ...] = (
-    "avx_vnni", "cppc", "ibrs_enhanced", "tsc_adjust", "flush_l1d", "movdir64b", "movdiri",
-    "avx512_bf16", "avx512_bitalg", "avx512_vbmi2", "avx512_vnni", "avx512_vp2intersect",
-    "avx512_vpopcntdq", "avx512ifma", "avx512vbmi", "rdpid", "sha_ni", "vaes", "vpclmulqdq",
-    "clwb", "clzero", "avx512bw", "avx512cd", "avx512dq", "avx512f", "avx512vl", "clflushopt",
-    "gfni", "rdseed", "xsavec", "xsaveopt", "adx", "avx2", "avx", "bmi2", "bmi1", "abm", "f16c",
-    "fma", "movbe", "xsave", "rdrand", "aes", "pclmulqdq", "sse4a", "fsgsbase", "sse4_2",
-    "sse4_1", "ssse3", "sse3", "cx16", "lahf_lm", "popcnt", "sse2", "sse", "mmx",
+    "avx_vnni",
+    "cppc",
+    "ibrs_enhanced",
+    "tsc_adjust",
+    "flush_l1d",
+    "movdir64b",
+    "movdiri",
+    "avx512_bf16",
+    "avx512_bitalg",
+    "avx512_vbmi2",
+    "avx512_vnni",
+    "avx512_vp2intersect",
+    "avx512_vpopcntdq",
+    "avx512ifma",
+    "avx512vbmi",
+    "rdpid",
+    "sha_ni",
+    "vaes",
+    "vpclmulqdq",
+    "clwb",
+    "clzero",
+    "avx512bw",
+    "avx512cd",
+    "avx512dq",
+    "avx512f",
+    "avx512vl",
+    "clflushopt",
+    "gfni",
+    "rdseed",
+    "xsavec",
+    "xsaveopt",
+    "adx",
+    "avx2",
+    "avx",
+    "bmi2",
+    "bmi1",
+    "abm",
+    "f16c",
+    "fma",
+    "movbe",
+    "xsave",
+    "rdrand",
+    "aes",
+    "pclmulqdq",
+    "sse4a",
+    "fsgsbase",
+    "sse4_2",
+    "sse4_1",
+    "ssse3",
+    "sse3",
+    "cx16",
+    "lahf_lm",
+    "popcnt",
+    "sse2",
+    "sse",
+    "mmx",
 )
 
 #: the flags the WheelNext aarch64 provider reports (provider-variant-aarch64 `all_features`).
 AARCH64_FEATURES: tuple[str, ...] = (
-    "sve2", "flagm2", "frint", "sb", "btiecv", "paca", "pacg", "ssbs", "asimdfhm", "bf16",
-    "dcpodp", "dgh", "dit", "flagm", "i8mm", "ilrcpc", "jscvt", "rng", "sha3", "sha512",
-    "svebf16", "svei8mm", "uscat", "asimddp", "lrcpc", "asimdhp", "dcpop", "fcma", "fphp", "sve",
-    "asimdrdmatomics", "aes", "asimd", "cpuid", "crc32", "evtstrm", "fp", "pmull", "sha1",
+    "sve2",
+    "flagm2",
+    "frint",
+    "sb",
+    "btiecv",
+    "paca",
+    "pacg",
+    "ssbs",
+    "asimdfhm",
+    "bf16",
+    "dcpodp",
+    "dgh",
+    "dit",
+    "flagm",
+    "i8mm",
+    "ilrcpc",
+    "jscvt",
+    "rng",
+    "sha3",
+    "sha512",
+    "svebf16",
+    "svei8mm",
+    "uscat",
+    "asimddp",
+    "lrcpc",
+    "asimdhp",
+    "dcpop",
+    "fcma",
+    "fphp",
+    "sve",
+    "asimdrdmatomics",
+    "aes",
+    "asimd",
+    "cpuid",
+    "crc32",
+    "evtstrm",
+    "fp",
+    "pmull",
+    "sha1",
     "sha2",
 )
 
@@ -93,26 +177,40 @@ def detect(env: Mapping[str, str] | None = None, probes: Probes | None = None) -
         probes = SystemProbes()
     ctx = _Ctx(env, probes)
     system, machine = _safe(ctx, "os", probes.system, ""), _safe(ctx, "arch", probes.machine, "")
-    os_name = {"Linux": "linux", "Darwin": "macos", "Windows": "windows"}.get(system,
-                                                                              system.lower())
+    os_name = {"Linux": "linux", "Darwin": "macos", "Windows": "windows"}.get(
+        system, system.lower()
+    )
     arch = {"AMD64": "x86_64", "amd64": "x86_64", "arm64": "aarch64", "ARM64": "aarch64"}.get(
-        machine, machine)
+        machine, machine
+    )
     ctx.note("os", f"platform.system() = {system!r}")
     ctx.note("arch", f"platform.machine() = {machine!r}")
     cpu = _guard(ctx, "cpu", lambda: _detect_cpu(ctx, os_name, arch))
-    nvidia = None if os_name == "macos" else _guard(ctx, "nvidia", lambda: _detect_nvidia(ctx,
-                                                                                        os_name))
+    nvidia = (
+        None if os_name == "macos" else _guard(ctx, "nvidia", lambda: _detect_nvidia(ctx, os_name))
+    )
     amd = _guard(ctx, "amd", lambda: _detect_amd(ctx)) if os_name == "linux" else None
-    intel = (_guard(ctx, "intel", lambda: _detect_intel(ctx, os_name))
-             if os_name in ("linux", "windows") else None)
+    intel = (
+        _guard(ctx, "intel", lambda: _detect_intel(ctx, os_name))
+        if os_name in ("linux", "windows")
+        else None
+    )
     apple = None
     if os_name == "macos" and arch == "aarch64":
         version = _safe(ctx, "apple", probes.mac_ver, "")
         apple = AppleInfo(macos_version=version or None)
         ctx.note("apple.macos_version", "platform.mac_ver() on arm64")
     nvidia, amd, intel = _apply_overrides(ctx, nvidia, amd, intel)
-    return Platform(os=os_name or None, arch=arch or None, cpu=cpu, nvidia=nvidia, amd=amd,
-                    intel=intel, apple=apple, sources=dict(sorted(ctx.sources.items())))
+    return Platform(
+        os=os_name or None,
+        arch=arch or None,
+        cpu=cpu,
+        nvidia=nvidia,
+        amd=amd,
+        intel=intel,
+        apple=apple,
+        sources=dict(sorted(ctx.sources.items())),
+    )
 
 
 def _safe(ctx: _Ctx, key: str, fn: Any, default: Any) -> Any:
@@ -176,8 +274,7 @@ def _detect_cpu(ctx: _Ctx, os_name: str, arch: str) -> CpuInfo | None:
     if arch == "x86_64":
         level = x86_64_level(have)
         ctx.note("cpu.x86_64_level", f"{source} (x86-64 psABI level flags)")
-        return CpuInfo(x86_64_level=level,
-                       features=tuple(f for f in X86_FEATURES if f in have))
+        return CpuInfo(x86_64_level=level, features=tuple(f for f in X86_FEATURES if f in have))
     if generic is None:
         # archspec's generic aarch64 targets carry no feature lists: only its host()
         # (vendor + part tables) knows the architecture version
@@ -188,8 +285,9 @@ def _detect_cpu(ctx: _Ctx, os_name: str, arch: str) -> CpuInfo | None:
             generic = "aarch64"
     version = _aarch64_version(generic)
     ctx.note("cpu.aarch64_version", f"{source} (archspec generic {generic})")
-    return CpuInfo(aarch64_version=version,
-                   features=tuple(f for f in AARCH64_FEATURES if f in have))
+    return CpuInfo(
+        aarch64_version=version, features=tuple(f for f in AARCH64_FEATURES if f in have)
+    )
 
 
 def _aarch64_version(generic: str) -> str:
@@ -213,8 +311,14 @@ class _RawGpu:
     mig_uuids: tuple[str, ...] = ()
 
     def info(self) -> GpuInfo:
-        return GpuInfo(name=self.name, compute_capability=self.cc, memory_bytes=self.memory,
-                       uuid=self.uuid, index=self.index, mig=self.mig)
+        return GpuInfo(
+            name=self.name,
+            compute_capability=self.cc,
+            memory_bytes=self.memory,
+            uuid=self.uuid,
+            index=self.index,
+            mig=self.mig,
+        )
 
 
 def _text(value: Any) -> str:
@@ -330,10 +434,12 @@ def _nvidia_smi(ctx: _Ctx) -> tuple[str | None, list[_RawGpu] | None]:
                 continue
             idx, name, uuid, drv, cc, mem = cols[:6]
             driver = driver or (drv if re.match(r"^\d+(\.\d+)+$", drv) else None)
-            gpu = _RawGpu(index=int(idx) if idx.isdigit() else len(gpus),
-                          name=name or None,
-                          uuid=uuid if uuid.startswith("GPU-") else None,
-                          cc=cc if re.match(r"^\d+\.\d+$", cc) else None)
+            gpu = _RawGpu(
+                index=int(idx) if idx.isdigit() else len(gpus),
+                name=name or None,
+                uuid=uuid if uuid.startswith("GPU-") else None,
+                cc=cc if re.match(r"^\d+\.\d+$", cc) else None,
+            )
             m = re.match(r"^(\d+)", mem)
             gpu.memory = int(m.group(1)) * 1024 * 1024 if m else None
             gpus.append(gpu)
@@ -353,8 +459,11 @@ def _detect_nvidia(ctx: _Ctx, os_name: str) -> NvidiaInfo | None:
     if os_name == "linux" and not _driver_traces(ctx):
         # without /dev/nvidiactl (native, containers) or /dev/dxg (WSL2) NVML cannot work:
         # skip importing pynvml (~25 ms) and every fallback
-        ctx.note("nvidia", "no NVIDIA driver: no /dev/nvidia*, /dev/dxg, /sys/module/nvidia, "
-                 "/proc/driver/nvidia or WSL2 libraries; NVML, libcuda and nvidia-smi not tried")
+        ctx.note(
+            "nvidia",
+            "no NVIDIA driver: no /dev/nvidia*, /dev/dxg, /sys/module/nvidia, "
+            "/proc/driver/nvidia or WSL2 libraries; NVML, libcuda and nvidia-smi not tried",
+        )
         return None
     libraries: list[str | None] = [None]
     if os_name == "linux" and probes.glob(wsl_nvml):
@@ -378,10 +487,15 @@ def _detect_nvidia(ctx: _Ctx, os_name: str) -> NvidiaInfo | None:
             for i, d in enumerate(result.get("devices") or []):
                 cc = d.get("compute_capability")
                 gpus = gpus if gpus is not None else []
-                gpus.append(_RawGpu(
-                    index=i, name=d.get("name"), uuid=d.get("uuid"),
-                    cc=f"{int(cc[0])}.{int(cc[1])}" if cc else None,
-                    memory=d.get("memory_bytes")))
+                gpus.append(
+                    _RawGpu(
+                        index=i,
+                        name=d.get("name"),
+                        uuid=d.get("uuid"),
+                        cc=f"{int(cc[0])}.{int(cc[1])}" if cc else None,
+                        memory=d.get("memory_bytes"),
+                    )
+                )
             gpu_source = "libcuda (child process)"
         except subprocess.TimeoutExpired:
             ctx.note("nvidia.libcuda", f"timed out after {SUBPROCESS_TIMEOUT:g} s")
@@ -392,7 +506,7 @@ def _detect_nvidia(ctx: _Ctx, os_name: str) -> NvidiaInfo | None:
             if text is None:
                 ctx.note("nvidia.driver_version", f"{path} not readable")
                 continue
-            parsed = (text.strip() if path.startswith("/sys") else _parse_proc_version(text))
+            parsed = text.strip() if path.startswith("/sys") else _parse_proc_version(text)
             if parsed and re.match(r"^\d+(\.\d+)+$", parsed):
                 driver = parsed
                 ctx.note("nvidia.driver_version", path)
@@ -410,16 +524,22 @@ def _detect_nvidia(ctx: _Ctx, os_name: str) -> NvidiaInfo | None:
     visible = _visible(ctx, gpus)
     if visible is not None:
         ctx.note("nvidia.gpus", f"{gpu_source} ({len(gpus or [])} found, {len(visible)} visible)")
-    return NvidiaInfo(driver_version=driver, cuda_driver_version=cuda,
-                      gpus=None if visible is None else tuple(g.info() for g in visible))
+    return NvidiaInfo(
+        driver_version=driver,
+        cuda_driver_version=cuda,
+        gpus=None if visible is None else tuple(g.info() for g in visible),
+    )
 
 
 def _driver_traces(ctx: _Ctx) -> bool:
     """Any sign of an NVIDIA kernel driver (native, container or WSL2)?"""
-    return bool(ctx.probes.glob("/dev/nvidia*") or ctx.probes.glob("/dev/dxg")
-                or ctx.probes.glob("/sys/module/nvidia/version")
-                or ctx.probes.glob("/proc/driver/nvidia/version")
-                or ctx.probes.glob(f"{WSL_LIB_DIR}/libcuda.so*"))
+    return bool(
+        ctx.probes.glob("/dev/nvidia*")
+        or ctx.probes.glob("/dev/dxg")
+        or ctx.probes.glob("/sys/module/nvidia/version")
+        or ctx.probes.glob("/proc/driver/nvidia/version")
+        or ctx.probes.glob(f"{WSL_LIB_DIR}/libcuda.so*")
+    )
 
 
 def _visible(ctx: _Ctx, gpus: list[_RawGpu] | None) -> list[_RawGpu] | None:
@@ -536,12 +656,15 @@ def _apply_overrides(
             ctx.note("override.UV_CUDA_DRIVER_VERSION", f"ignored: {v!r} is not a version")
     if v := ctx.override("NV_VARIANT_PROVIDER_FORCE_CUDA_DRIVER_VERSION"):
         if m := re.match(r"^(\d+)\.(\d+)$", v):
-            nvidia = replace(nvidia or NvidiaInfo(),
-                             cuda_driver_version=f"{int(m.group(1))}.{int(m.group(2))}")
+            nvidia = replace(
+                nvidia or NvidiaInfo(), cuda_driver_version=f"{int(m.group(1))}.{int(m.group(2))}"
+            )
             used("NV_VARIANT_PROVIDER_FORCE_CUDA_DRIVER_VERSION", v, "nvidia.cuda_driver_version")
         else:
-            ctx.note("override.NV_VARIANT_PROVIDER_FORCE_CUDA_DRIVER_VERSION",
-                     f"ignored: {v!r} is not maj.min")
+            ctx.note(
+                "override.NV_VARIANT_PROVIDER_FORCE_CUDA_DRIVER_VERSION",
+                f"ignored: {v!r} is not maj.min",
+            )
     if v := ctx.override("NV_VARIANT_PROVIDER_FORCE_SM_ARCH"):
         if m := re.match(r"^(\d+)\.(\d+)$", v):
             cc = f"{int(m.group(1))}.{int(m.group(2))}"
@@ -564,15 +687,17 @@ def _apply_overrides(
             amd = replace(amd or AmdInfo(), rocm_version=f"{int(m.group(1))}.{int(m.group(2))}")
             used("AMD_VARIANT_PROVIDER_FORCE_ROCM_VERSION", v, "amd.rocm_version")
         else:
-            ctx.note("override.AMD_VARIANT_PROVIDER_FORCE_ROCM_VERSION",
-                     f"ignored: {v!r} is not x.y.z")
+            ctx.note(
+                "override.AMD_VARIANT_PROVIDER_FORCE_ROCM_VERSION", f"ignored: {v!r} is not x.y.z"
+            )
     if v := ctx.override("INTEL_VARIANT_PROVIDER_FORCE_DEVICE_IP"):
         if re.match(r"^\d+\.\d+\.\d+$", v):
             intel = IntelInfo(device_ip=(v,))
             used("INTEL_VARIANT_PROVIDER_FORCE_DEVICE_IP", v, "intel.device_ip")
         else:
-            ctx.note("override.INTEL_VARIANT_PROVIDER_FORCE_DEVICE_IP",
-                     f"ignored: {v!r} is not x.y.z")
+            ctx.note(
+                "override.INTEL_VARIANT_PROVIDER_FORCE_DEVICE_IP", f"ignored: {v!r} is not x.y.z"
+            )
     return nvidia, amd, intel
 
 

@@ -116,29 +116,43 @@ class Platform:
         if self.arch is not None:
             out["arch"] = self.arch
         if self.cpu is not None:
-            out["cpu"] = _drop_none({
-                "x86_64_level": self.cpu.x86_64_level,
-                "aarch64_version": self.cpu.aarch64_version,
-                "features": _list(self.cpu.features),
-            })
+            out["cpu"] = _drop_none(
+                {
+                    "x86_64_level": self.cpu.x86_64_level,
+                    "aarch64_version": self.cpu.aarch64_version,
+                    "features": _list(self.cpu.features),
+                }
+            )
         if self.nvidia is not None:
             nv = self.nvidia
-            gpus = None if nv.gpus is None else [
-                _drop_none({
-                    "index": g.index, "name": g.name, "uuid": g.uuid,
-                    "compute_capability": g.compute_capability,
-                    "memory_bytes": g.memory_bytes, "mig": g.mig,
-                })
-                for g in nv.gpus
-            ]
-            out["nvidia"] = _drop_none({
-                "driver_version": nv.driver_version,
-                "cuda_driver_version": nv.cuda_driver_version,
-                "gpus": gpus,
-            })
+            gpus = (
+                None
+                if nv.gpus is None
+                else [
+                    _drop_none(
+                        {
+                            "index": g.index,
+                            "name": g.name,
+                            "uuid": g.uuid,
+                            "compute_capability": g.compute_capability,
+                            "memory_bytes": g.memory_bytes,
+                            "mig": g.mig,
+                        }
+                    )
+                    for g in nv.gpus
+                ]
+            )
+            out["nvidia"] = _drop_none(
+                {
+                    "driver_version": nv.driver_version,
+                    "cuda_driver_version": nv.cuda_driver_version,
+                    "gpus": gpus,
+                }
+            )
         if self.amd is not None:
-            out["amd"] = _drop_none({"gfx": _list(self.amd.gfx),
-                                     "rocm_version": self.amd.rocm_version})
+            out["amd"] = _drop_none(
+                {"gfx": _list(self.amd.gfx), "rocm_version": self.amd.rocm_version}
+            )
         if self.intel is not None:
             out["intel"] = _drop_none({"device_ip": _list(self.intel.device_ip)})
         if self.apple is not None:
@@ -219,8 +233,9 @@ class _Reader:
                 raise self.fail(where, f"unknown key (known: {', '.join(allowed)})")
         return dict(data)
 
-    def str_(self, data: Mapping[str, Any], key: str, where: str,
-             pattern: re.Pattern[str] | None = None) -> str | None:
+    def str_(
+        self, data: Mapping[str, Any], key: str, where: str, pattern: re.Pattern[str] | None = None
+    ) -> str | None:
         value = data.get(key)
         if value is None:
             return None
@@ -247,8 +262,11 @@ class _Reader:
         return tuple(value)
 
     def platform(self, data: Any) -> Platform:
-        top = self.obj(data, "<root>", ("description", "os", "arch", "cpu", "nvidia", "amd", "intel",
-                                   "apple", "sources"))
+        top = self.obj(
+            data,
+            "<root>",
+            ("description", "os", "arch", "cpu", "nvidia", "amd", "intel", "apple", "sources"),
+        )
         if top is None:
             raise self.fail("<root>", "expected a JSON object, got null")
         sources = top.get("sources") or {}
@@ -302,8 +320,9 @@ class _Reader:
 
     def gpu(self, data: Any, i: int) -> GpuInfo:
         where = f"nvidia.gpus[{i}]"
-        d = self.obj(data, where, ("index", "name", "uuid", "compute_capability",
-                                   "memory_bytes", "mig"))
+        d = self.obj(
+            data, where, ("index", "name", "uuid", "compute_capability", "memory_bytes", "mig")
+        )
         if d is None:
             raise self.fail(where, "expected an object, got null")
         cc = d.get("compute_capability")
@@ -345,5 +364,6 @@ class _Reader:
         d = self.obj(data, "apple", ("macos_version",))
         if d is None:
             return None
-        return AppleInfo(macos_version=self.str_(d, "macos_version", "apple.",
-                                                 re.compile(r"^\d+(\.\d+)*$")))
+        return AppleInfo(
+            macos_version=self.str_(d, "macos_version", "apple.", re.compile(r"^\d+(\.\d+)*$"))
+        )

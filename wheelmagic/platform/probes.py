@@ -91,8 +91,12 @@ class SystemProbes:
 
     def run(self, argv: Sequence[str], timeout: float) -> tuple[int, str]:
         proc = subprocess.run(
-            list(argv), capture_output=True, text=True, timeout=timeout,
-            stdin=subprocess.DEVNULL, check=False,
+            list(argv),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            stdin=subprocess.DEVNULL,
+            check=False,
         )
         return proc.returncode, proc.stdout
 
@@ -116,8 +120,7 @@ class SystemProbes:
         import archspec.cpu  # lazily: ~40 ms at import
 
         host = archspec.cpu.host()
-        return {"name": host.name, "generic": host.generic.name,
-                "features": sorted(host.features)}
+        return {"name": host.name, "generic": host.generic.name, "features": sorted(host.features)}
 
 
 def _child_json(what: str, timeout: float) -> dict[str, Any]:
@@ -127,8 +130,12 @@ def _child_json(what: str, timeout: float) -> dict[str, Any]:
     env.pop("CUDA_VISIBLE_DEVICES", None)  # "" would hide every device (CUDA_ERROR_NO_DEVICE)
     proc = subprocess.run(
         [sys.executable, "-I", "-S", os.path.join(os.path.dirname(__file__), "_native.py"), what],
-        capture_output=True, text=True, timeout=timeout, env=env,
-        stdin=subprocess.DEVNULL, check=False,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        check=False,
     )
     if proc.returncode != 0:
         tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or [""]

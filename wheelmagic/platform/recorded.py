@@ -33,12 +33,28 @@ from typing import Any
 
 #: NVML error codes (nvml.h) for the names recorded files use.
 NVML_ERROR_CODES: dict[str, int] = {
-    "Uninitialized": 1, "InvalidArgument": 2, "NotSupported": 3, "NoPermission": 4,
-    "AlreadyInitialized": 5, "NotFound": 6, "InsufficientSize": 7, "InsufficientPower": 8,
-    "DriverNotLoaded": 9, "Timeout": 10, "IrqIssue": 11, "LibraryNotFound": 12,
-    "FunctionNotFound": 13, "CorruptedInforom": 14, "GpuIsLost": 15, "ResetRequired": 16,
-    "OperatingSystem": 17, "LibRmVersionMismatch": 18, "InUse": 19, "Memory": 20,
-    "NoData": 21, "Unknown": 999,
+    "Uninitialized": 1,
+    "InvalidArgument": 2,
+    "NotSupported": 3,
+    "NoPermission": 4,
+    "AlreadyInitialized": 5,
+    "NotFound": 6,
+    "InsufficientSize": 7,
+    "InsufficientPower": 8,
+    "DriverNotLoaded": 9,
+    "Timeout": 10,
+    "IrqIssue": 11,
+    "LibraryNotFound": 12,
+    "FunctionNotFound": 13,
+    "CorruptedInforom": 14,
+    "GpuIsLost": 15,
+    "ResetRequired": 16,
+    "OperatingSystem": 17,
+    "LibRmVersionMismatch": 18,
+    "InUse": 19,
+    "Memory": 20,
+    "NoData": 21,
+    "Unknown": 999,
 }
 
 
@@ -84,8 +100,11 @@ class RecordedNvml:
 
     def _value(self, source: Mapping[str, Any], key: str) -> Any:
         if key not in source:
-            raise nvml_error("NVMLError_FunctionNotFound" if key.startswith("nvmlSystem")
-                             else "NVMLError_NotSupported")
+            raise nvml_error(
+                "NVMLError_FunctionNotFound"
+                if key.startswith("nvmlSystem")
+                else "NVMLError_NotSupported"
+            )
         value = source[key]
         if _is_error(value):
             raise nvml_error(value)

@@ -37,8 +37,15 @@ import re
 
 from wheelmagic.platform.model import GpuInfo, NvidiaInfo, Platform
 
-__all__ = ["explain", "supported_properties", "cuda_lower_bounds", "cuda_upper_bounds",
-           "sm_arch_values", "AARCH64_VERSIONS", "MVC_FLOORS"]
+__all__ = [
+    "explain",
+    "supported_properties",
+    "cuda_lower_bounds",
+    "cuda_upper_bounds",
+    "sm_arch_values",
+    "AARCH64_VERSIONS",
+    "MVC_FLOORS",
+]
 
 #: the lowest KMD for minor-version compatibility within a CUDA major: (Linux, Windows).
 MVC_FLOORS: dict[int, tuple[str, str]] = {
@@ -54,8 +61,26 @@ AARCH64_VERSIONS = ("9.0a", "8.5a", "8.4a", "8.3a", "8.2a", "8.1a", "8a")
 
 #: compute capabilities that exist, for PTX (virtual) values on lower majors.
 KNOWN_CC: tuple[tuple[int, int], ...] = (
-    (5, 0), (5, 2), (5, 3), (6, 0), (6, 1), (6, 2), (7, 0), (7, 2), (7, 5), (8, 0), (8, 6),
-    (8, 7), (8, 9), (9, 0), (10, 0), (10, 1), (10, 3), (11, 0), (12, 0), (12, 1),
+    (5, 0),
+    (5, 2),
+    (5, 3),
+    (6, 0),
+    (6, 1),
+    (6, 2),
+    (7, 0),
+    (7, 2),
+    (7, 5),
+    (8, 0),
+    (8, 6),
+    (8, 7),
+    (8, 9),
+    (9, 0),
+    (10, 0),
+    (10, 1),
+    (10, 3),
+    (11, 0),
+    (12, 0),
+    (12, 1),
 )
 #: integrated (Tegra) parts whose SASS is not shared with the rest of their major.
 IGPU_CC = frozenset({(5, 3), (6, 2), (7, 2), (8, 7), (10, 1), (11, 0)})
@@ -65,7 +90,7 @@ INTEL_COMPAT_IP: dict[str, str] = {"30.1.0": "30.0.4"}
 
 
 def _ver(text: str) -> tuple[int, ...]:
-    """"580.65.06" -> (580, 65, 6); "9.2a" -> (9, 2)."""
+    """ "580.65.06" -> (580, 65, 6); "9.2a" -> (9, 2)."""
     return tuple(int(m) for m in re.findall(r"\d+", text))
 
 
@@ -165,7 +190,7 @@ def supported_properties(platform: Platform) -> dict[str, dict[str, list[str]]]:
         version = cpu.aarch64_version
         if version not in AARCH64_VERSIONS:  # newer than 9.0a: cap as the reference does
             version = AARCH64_VERSIONS[0] if _ver(version) > (9, 0) else "8a"
-        arm = {"version": list(AARCH64_VERSIONS[AARCH64_VERSIONS.index(version):])}
+        arm = {"version": list(AARCH64_VERSIONS[AARCH64_VERSIONS.index(version) :])}
         arm.update({f: ["on"] for f in cpu.features or ()})
         out["aarch64"] = arm
     amd = platform.amd
@@ -194,8 +219,10 @@ def explain(platform: Platform) -> list[str]:
     if nv is None:
         lines.append("NVIDIA: no driver found, so no CUDA build applies")
     else:
-        lines.append(f"NVIDIA driver {nv.driver_version or 'unknown'}, CUDA "
-                     f"{nv.cuda_driver_version or 'unknown'}")
+        lines.append(
+            f"NVIDIA driver {nv.driver_version or 'unknown'}, CUDA "
+            f"{nv.cuda_driver_version or 'unknown'}"
+        )
         lb = cuda_lower_bounds(nv, platform.os)
         if nv.cuda_driver_version and lb:
             exact = nv.cuda_driver_version
@@ -203,55 +230,73 @@ def explain(platform: Platform) -> list[str]:
             mvc = [v for v in lb if v.startswith(f"{major}.") and _ver(v) > _ver(exact)]
             text = f"  CUDA builds up to {exact} run fully"
             if mvc:
-                text += (f"; {major}.x builds up to {mvc[-1]} run through minor-version "
-                         f"compatibility (limited features, no PTX JIT)")
+                text += (
+                    f"; {major}.x builds up to {mvc[-1]} run through minor-version "
+                    f"compatibility (limited features, no PTX JIT)"
+                )
             lines.append(text)
         elif lb:
-            lines.append(f"  CUDA version unknown: CUDA {lb[0].split('.')[0]}.x builds assumed "
-                         "usable through minor-version compatibility (driver floor met)")
+            lines.append(
+                f"  CUDA version unknown: CUDA {lb[0].split('.')[0]}.x builds assumed "
+                "usable through minor-version compatibility (driver floor met)"
+            )
         elif nv.driver_version:
             lines.append("  driver too old for any CUDA 11+ build")
         if nv.gpus == ():
-            lines.append("  no visible GPU (CUDA_VISIBLE_DEVICES hides them all): "
-                         "no CUDA build applies")
+            lines.append(
+                "  no visible GPU (CUDA_VISIBLE_DEVICES hides them all): no CUDA build applies"
+            )
         elif nv.gpus is None:
             lines.append("  GPUs unknown: builds that declare sm_arch cannot be chosen")
         else:
             for i, g in enumerate(nv.gpus):
                 cc = g.compute_capability or "unknown"
-                lines.append(f"  GPU{g.index if g.index is not None else i} "
-                             f"{g.name or 'unnamed'}: compute capability {cc}")
+                lines.append(
+                    f"  GPU{g.index if g.index is not None else i} "
+                    f"{g.name or 'unnamed'}: compute capability {cc}"
+                )
                 if g.cc is not None and g.cc < (5, 0):
                     lines.append(f"    compute capability {cc} is below 5.0: no CUDA build")
             sm = _gpu_values(nv.gpus)
             ccs = {g.compute_capability for g in nv.gpus}
             named = ", ".join(f"{g.name or 'GPU'} ({g.compute_capability})" for g in nv.gpus)
             if sm is None:
-                lines.append("  a GPU's compute capability is unknown: builds that declare "
-                             "sm_arch cannot be chosen")
+                lines.append(
+                    "  a GPU's compute capability is unknown: builds that declare "
+                    "sm_arch cannot be chosen"
+                )
             elif len(ccs) > 1 and not sm:
-                lines.append(f"  mixed GPUs with no common CUDA architecture: {named}; no "
-                             "single build runs on all of them: hide some with "
-                             "CUDA_VISIBLE_DEVICES")
+                lines.append(
+                    f"  mixed GPUs with no common CUDA architecture: {named}; no "
+                    "single build runs on all of them: hide some with "
+                    "CUDA_VISIBLE_DEVICES"
+                )
             elif len(ccs) > 1 and not any(v.endswith("_real") for v in sm):
-                lines.append(f"  mixed GPUs: {named}; no SASS architecture runs on all of them, "
-                             f"only builds with PTX for <= {sm[0].split('_')[0]} (JIT) can serve "
-                             "every GPU; a build with SASS for each GPU is not offered "
-                             "(conservative): hide some with CUDA_VISIBLE_DEVICES")
+                lines.append(
+                    f"  mixed GPUs: {named}; no SASS architecture runs on all of them, "
+                    f"only builds with PTX for <= {sm[0].split('_')[0]} (JIT) can serve "
+                    "every GPU; a build with SASS for each GPU is not offered "
+                    "(conservative): hide some with CUDA_VISIBLE_DEVICES"
+                )
             elif len(ccs) > 1:
-                lines.append(f"  mixed GPUs: {named}; only architectures every GPU runs are "
-                             "offered")
+                lines.append(
+                    f"  mixed GPUs: {named}; only architectures every GPU runs are offered"
+                )
     if platform.amd is not None and platform.amd.gfx:
         rocm = platform.amd.rocm_version
-        lines.append(f"AMD {', '.join(platform.amd.gfx)}, ROCm {rocm or 'not installed'}"
-                     + ("" if rocm else ": builds that declare rocm_version cannot be chosen"))
+        lines.append(
+            f"AMD {', '.join(platform.amd.gfx)}, ROCm {rocm or 'not installed'}"
+            + ("" if rocm else ": builds that declare rocm_version cannot be chosen")
+        )
     if platform.intel is not None and platform.intel.device_ip:
         lines.append(f"Intel GPU device IP {', '.join(platform.intel.device_ip)}")
     if platform.apple is not None:
         v = platform.apple.macos_version or "?"
         ok = bool(v != "?" and _ver(v) >= (12, 3))
-        lines.append(f"Apple silicon, macOS {v}: "
-                     + ("MPS is in the default macOS wheel" if ok else "MPS needs macOS 12.3+"))
+        lines.append(
+            f"Apple silicon, macOS {v}: "
+            + ("MPS is in the default macOS wheel" if ok else "MPS needs macOS 12.3+")
+        )
     cpu = platform.cpu
     if cpu is not None and cpu.x86_64_level:
         lines.append(f"CPU: x86-64-v{cpu.x86_64_level}")

@@ -95,8 +95,10 @@ def _family(schema: object, source: str) -> str:
     for marker, family in SCHEMA_FAMILIES:
         if marker in schema:
             return family
-    raise _err(source, f"unknown $schema {schema!r}; wheelmagic reads v0.0.2, v0.0.3, "
-               "PEP 825 v0.1.x and v0.2.0")
+    raise _err(
+        source,
+        f"unknown $schema {schema!r}; wheelmagic reads v0.0.2, v0.0.3, PEP 825 v0.1.x and v0.2.0",
+    )
 
 
 def _str_list(value: object, source: str, where: str) -> list[str]:
@@ -154,7 +156,9 @@ def parse_variants_json(data: object, source: str = "<variants.json>") -> Varian
     feature_prios: dict[str, tuple[str, ...]] = {}
     property_prios: dict[str, dict[str, tuple[str, ...]]] = {}
     if family != "pep825":
-        for ns, feats in _mapping(prios.get("feature", {}), source, "default-priorities.feature").items():
+        for ns, feats in _mapping(
+            prios.get("feature", {}), source, "default-priorities.feature"
+        ).items():
             _names([ns], source, "default-priorities.feature")
             feature_prios[ns] = _names(
                 _str_list(feats, source, f"default-priorities.feature.{ns}"),
@@ -173,8 +177,14 @@ def parse_variants_json(data: object, source: str = "<variants.json>") -> Varian
     providers: dict[str, ProviderInfo] = {}
     for ns, entry in _mapping(doc.get("providers", {}), source, "providers").items():
         _names([ns], source, "providers")
-        providers[ns] = _provider(ns, _mapping(entry, source, f"providers.{ns}"), family,
-                                  top_static, property_prios, source)
+        providers[ns] = _provider(
+            ns,
+            _mapping(entry, source, f"providers.{ns}"),
+            family,
+            top_static,
+            property_prios,
+            source,
+        )
 
     variants: dict[str, Properties] = {}
     for label, props in _mapping(doc.get("variants"), source, "variants").items():
@@ -185,11 +195,16 @@ def parse_variants_json(data: object, source: str = "<variants.json>") -> Varian
         table = _properties_table(props, source, f"variants.{label}")
         for ns in table:
             if ns != ABI_DEPENDENCY and ns not in namespaces:
-                raise _err(source, f"variant {label!r} uses namespace {ns!r}, which "
-                           "default-priorities.namespace does not list")
+                raise _err(
+                    source,
+                    f"variant {label!r} uses namespace {ns!r}, which "
+                    "default-priorities.namespace does not list",
+                )
         if label == NULL_LABEL and table:
             raise _err(source, "the 'null' variant must have no properties")
-        variants[label] = {ns: {f: tuple(sorted(vs)) for f, vs in fs.items()} for ns, fs in table.items()}
+        variants[label] = {
+            ns: {f: tuple(sorted(vs)) for f, vs in fs.items()} for ns, fs in table.items()
+        }
     return VariantsMetadata(
         schema=doc.get("$schema"),
         family=family,
@@ -266,15 +281,18 @@ def merge_metadata(items: Sequence[VariantsMetadata], source: str = "<merged>") 
     variants = dict(first.variants)
     for other in items[1:]:
         where = f"{source} ({first.source} + {other.source})"
-        namespaces = _prefix_merge(namespaces, other.namespace_priorities,
-                                   "default-priorities.namespace", where)
+        namespaces = _prefix_merge(
+            namespaces, other.namespace_priorities, "default-priorities.namespace", where
+        )
         for ns, feats in other.feature_priorities.items():
-            features[ns] = _prefix_merge(features.get(ns, ()), feats,
-                                         f"default-priorities.feature.{ns}", where)
+            features[ns] = _prefix_merge(
+                features.get(ns, ()), feats, f"default-priorities.feature.{ns}", where
+            )
         for ns, fs in other.property_priorities.items():
             for f, vs in fs.items():
                 props.setdefault(ns, {})[f] = _prefix_merge(
-                    props.get(ns, {}).get(f, ()), vs, f"default-priorities.property.{ns}.{f}", where)
+                    props.get(ns, {}).get(f, ()), vs, f"default-priorities.property.{ns}.{f}", where
+                )
         for ns, prov in other.providers.items():
             if ns in providers and providers[ns] != prov:
                 raise _err(where, f"providers.{ns} differs between files")

@@ -33,7 +33,11 @@ def _dedupe(items: Iterable[str]) -> list[str]:
 def abi_values(version: Version) -> list[str]:
     """`abi_dependency` values a co-installed `version` satisfies, most specific first."""
     release = version.release + (0, 0)
-    return [f"{release[0]}.{release[1]}.{release[2]}", f"{release[0]}.{release[1]}", f"{release[0]}"]
+    return [
+        f"{release[0]}.{release[1]}.{release[2]}",
+        f"{release[0]}.{release[1]}",
+        f"{release[0]}",
+    ]
 
 
 def abi_feature(name: str) -> str:
@@ -64,8 +68,10 @@ def resolve_supported(
         if provider is not None:
             if provider.optional and ns not in enabled_optional:
                 continue
-            if provider.enable_if and marker_env is not None and not _marker_true(
-                provider.enable_if, marker_env
+            if (
+                provider.enable_if
+                and marker_env is not None
+                and not _marker_true(provider.enable_if, marker_env)
             ):
                 continue
         base: Mapping[str, Sequence[str]]
@@ -113,17 +119,25 @@ def check_compatible(properties: Properties, supported: SupportedProperties) -> 
             have = supported.get(ns, {}).get(feature)
             if not have:
                 if ns == ABI_DEPENDENCY:
-                    return (f"needs {feature} {' or '.join(values)}.* installed alongside it, and "
-                            f"no {feature} release is installed or being installed")
-                return (f"needs `{ns} :: {feature}` (one of {', '.join(values)}), and this "
-                        f"machine supports no value of `{ns} :: {feature}`")
+                    return (
+                        f"needs {feature} {' or '.join(values)}.* installed alongside it, and "
+                        f"no {feature} release is installed or being installed"
+                    )
+                return (
+                    f"needs `{ns} :: {feature}` (one of {', '.join(values)}), and this "
+                    f"machine supports no value of `{ns} :: {feature}`"
+                )
             if not set(values) & set(have):
                 if ns == ABI_DEPENDENCY:
-                    return (f"needs {feature} {' or '.join(values)}.*, but {feature} "
-                            f"{have[0]} is installed or being installed")
+                    return (
+                        f"needs {feature} {' or '.join(values)}.*, but {feature} "
+                        f"{have[0]} is installed or being installed"
+                    )
                 shown = ", ".join(have[:8]) + (", ..." if len(have) > 8 else "")
-                return (f"needs `{ns} :: {feature}` to be one of {', '.join(values)}; this "
-                        f"machine supports {shown}")
+                return (
+                    f"needs `{ns} :: {feature}` to be one of {', '.join(values)}; this "
+                    f"machine supports {shown}"
+                )
     return None
 
 

@@ -187,13 +187,21 @@ def select(
     parsed: list[Candidate] = []
     for cand in candidates:
         if not cand.filename.endswith(".whl"):
-            sel.rejected.append(Rejection(cand.filename, cand.index_url,
-                                          "not a wheel: wheelmagic installs wheels only", "not-wheel"))
+            sel.rejected.append(
+                Rejection(
+                    cand.filename,
+                    cand.index_url,
+                    "not a wheel: wheelmagic installs wheels only",
+                    "not-wheel",
+                )
+            )
             continue
         try:
             wheel = cand.wheel
         except InvalidWheelName as err:
-            sel.rejected.append(Rejection(cand.filename, cand.index_url, err.message, "invalid-name"))
+            sel.rejected.append(
+                Rejection(cand.filename, cand.index_url, err.message, "invalid-name")
+            )
             continue
         if wheel.name != name:
             continue
@@ -217,8 +225,10 @@ def select(
     other = [v for v in skipped if v not in pre]
     if other:
         shown = ", ".join(str(v) for v in other[:6])
-        sel.notes.append(f"versions not matching '{req.specifier}' were skipped: {shown}"
-                         + (" ..." if len(other) > 6 else ""))
+        sel.notes.append(
+            f"versions not matching '{req.specifier}' were skipped: {shown}"
+            + (" ..." if len(other) > 6 else "")
+        )
     if pre:
         shown = ", ".join(str(v) for v in pre[:6])
         sel.notes.append(f"pre-releases were skipped (allow them with --pre): {shown}")
@@ -231,15 +241,25 @@ def select(
             continue
         label = cand.label
         if variant_label is not None and not label_matches(label, variant_label):
-            sel.rejected.append(Rejection(cand.filename, cand.index_url,
-                                          f"not the requested variant {variant_label!r}",
-                                          "label-not-requested"))
+            sel.rejected.append(
+                Rejection(
+                    cand.filename,
+                    cand.index_url,
+                    f"not the requested variant {variant_label!r}",
+                    "label-not-requested",
+                )
+            )
             continue
         if allowed_labels is not None and not allowed_labels(label):
-            sel.rejected.append(Rejection(
-                cand.filename, cand.index_url,
-                f"variant {variant_name(label)} is on another accelerator line than its "
-                "companions", "companion"))
+            sel.rejected.append(
+                Rejection(
+                    cand.filename,
+                    cand.index_url,
+                    f"variant {variant_name(label)} is on another accelerator line than its "
+                    "companions",
+                    "companion",
+                )
+            )
             continue
         props: Properties = {}
         key: VariantKey = ()
@@ -248,27 +268,48 @@ def select(
         else:
             meta = variants.get(wheel.version)
             if meta is None:
-                sel.rejected.append(Rejection(
-                    cand.filename, cand.index_url,
-                    f"variant wheel but the index has no {name}-{wheel.version}-variants.json, "
-                    "so its properties are unknown", "variant-unknown"))
+                sel.rejected.append(
+                    Rejection(
+                        cand.filename,
+                        cand.index_url,
+                        f"variant wheel but the index has no {name}-{wheel.version}-variants.json, "
+                        "so its properties are unknown",
+                        "variant-unknown",
+                    )
+                )
                 continue
             found = meta.properties(label)
             if found is None:
-                sel.rejected.append(Rejection(
-                    cand.filename, cand.index_url,
-                    f"label {label!r} is missing from {meta.source}", "variant-unknown"))
+                sel.rejected.append(
+                    Rejection(
+                        cand.filename,
+                        cand.index_url,
+                        f"label {label!r} is missing from {meta.source}",
+                        "variant-unknown",
+                    )
+                )
                 continue
             props = found
             sup = supported_by_version.get(wheel.version)
             if sup is None:
-                sup = resolve_supported(meta, supported, marker_env=target.marker_env,
-                                        abi_versions=abi_versions, enable_optional=enable_optional)
+                sup = resolve_supported(
+                    meta,
+                    supported,
+                    marker_env=target.marker_env,
+                    abi_versions=abi_versions,
+                    enable_optional=enable_optional,
+                )
                 supported_by_version[wheel.version] = sup
             reason = check_compatible(props, sup)
             if reason is not None:
-                sel.rejected.append(Rejection(cand.filename, cand.index_url,
-                                              f"variant {label}: {reason}", "variant-unsupported"))
+                sel.rejected.append(
+                    Rejection(
+                        cand.filename,
+                        cand.index_url,
+                        f"variant {label}: {reason}",
+                        "variant-unsupported",
+                    )
+                )
                 continue
             key = variant_sort_key(props, meta.namespace_priorities, sup)
             if count(props) == 0:
@@ -329,8 +370,10 @@ def _basic_rejection(
     if cand.requires_python:
         spec = _specifier(cand.requires_python)
         if spec is not None and not spec.contains(target.python_version, prereleases=True):
-            return (f"requires Python {cand.requires_python}; the target is "
-                    f"{target.python_version}", "requires-python")
+            return (
+                f"requires Python {cand.requires_python}; the target is {target.python_version}",
+                "requires-python",
+            )
     return None
 
 
@@ -410,11 +453,18 @@ def select_together(
             own = accelerator_line(label)
             return line is None or own is None or own == line
 
-        return select(by_name[name], cands.get(name, ()), target=target, supported=supported,
-                      variants=variants.get(name), prereleases=prereleases,
-                      variant_label=variant_label if name in ANCHORS or len(reqs) == 1 else None,
-                      abi_versions=abi, enable_optional=enable_optional,
-                      allowed_labels=same_line if line else None)
+        return select(
+            by_name[name],
+            cands.get(name, ()),
+            target=target,
+            supported=supported,
+            variants=variants.get(name),
+            prereleases=prereleases,
+            variant_label=variant_label if name in ANCHORS or len(reqs) == 1 else None,
+            abi_versions=abi,
+            enable_optional=enable_optional,
+            allowed_labels=same_line if line else None,
+        )
 
     anchor_name = next((a for a in ANCHORS if a in by_name), None)
     if anchor_name is None:
@@ -433,7 +483,9 @@ def select_together(
             if name == anchor:
                 continue
             sel = run(name, abi, line)
-            sel.ranked = [r for r in sel.ranked if _pins_accept(r.candidate, anchor, choice.version)]
+            sel.ranked = [
+                r for r in sel.ranked if _pins_accept(r.candidate, anchor, choice.version)
+            ]
             sels[name] = sel
             if sel.chosen is None:
                 break
@@ -442,15 +494,24 @@ def select_together(
         if len(chosen) == len(by_name):
             notes = []
             if choice is not anchor_sel.chosen:
-                notes.append(f"{anchor} {choice.version} [{variant_name(choice.label)}] was chosen "
-                             f"over {anchor_sel.ranked[0].candidate.filename} so that "
-                             + ", ".join(n for n in by_name if n != anchor) + " match it")
+                notes.append(
+                    f"{anchor} {choice.version} [{variant_name(choice.label)}] was chosen "
+                    f"over {anchor_sel.ranked[0].candidate.filename} so that "
+                    + ", ".join(n for n in by_name if n != anchor)
+                    + " match it"
+                )
             return JointSelection(sels, chosen, notes)
     missing = [n for n, s in last.items() if s.chosen is None]
-    return JointSelection(last, {}, [
-        "no consistent set: " + ", ".join(missing) + f" has no build that matches any {anchor} "
-        "build that fits this machine"
-    ] if anchor_sel.ranked else [])
+    return JointSelection(
+        last,
+        {},
+        [
+            "no consistent set: " + ", ".join(missing) + f" has no build that matches any {anchor} "
+            "build that fits this machine"
+        ]
+        if anchor_sel.ranked
+        else [],
+    )
 
 
 def _pins_accept(cand: Candidate, anchor: str, version: Version) -> bool:
