@@ -455,6 +455,8 @@ class HookFinder:
         self._checkup: Checkup | None = None
         #: what this process's one automatic fix did (never two per process)
         self._fixed: str | None = None
+        #: an automatic fix was attempted during the current import (its outcome is reported)
+        self._attempted = False
         #: the doctor's fix installed nothing (its build was "already installed")
         self._noop_fix = False
         #: set once this process holds a build that was replaced on disk
@@ -492,6 +494,7 @@ class HookFinder:
         if spec is not None:
             spec.loader = real
         module.__loader__ = real
+        self._attempted = False  # per import: its check and its failure share one report
         loader = self._precheck(name, module)
         if loader is not None:
             real = loader
@@ -601,6 +604,8 @@ class HookFinder:
         attempts = Attempts()
         interp = interpreter_id()
         claim = attempts.claim(interp, signature)
+        if not claim.granted and self._attempted:
+            return None  # this process already tried and said how it went: don't repeat it
         if not claim.granted:
             prev = claim.previous
             assert prev is not None
@@ -614,6 +619,7 @@ class HookFinder:
                 f"recorded in {attempts.path}; delete it to allow another automatic try)"
             )
             return None
+        self._attempted = True
         _say(
             f"{_PREFIX} {_first_reason(diag)}; installing the fitting build "
             f"({', '.join(requirements)}) -- policy {settings.on_mismatch!r} from {settings.source}"

@@ -60,6 +60,7 @@ MISSING_LIB = "libcudart.so.13: cannot open shared object file"
 
 # -- module-wide indexes -------------------------------------------------------------------------
 
+
 def _publish(wheels: Path, out: Path) -> None:
     from wheelmagic.index.build import build_index
 
@@ -102,6 +103,7 @@ def venv(tmp_path_factory: pytest.TempPathFactory) -> KernelVenv:
 
 # -- helpers -------------------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class Installed:
     """The torch dist-info in the venv's site-packages, read from the files."""
@@ -137,9 +139,23 @@ def install(venv: KernelVenv, label: str, server: Server, tmp_path: Path) -> Ins
     """Put a build in the venv the way a user would: `wheelmagic install` (as on the H100)."""
     env = kernel_env(tmp_path / "setup", WHEELMAGIC_PLATFORM=str(H100))
     r = subprocess.run(
-        [venv.python, "-m", "wheelmagic", "install", f"torch=={VERSION}", "--variant", label,
-         "--yes", "--index-url", server.url("simple/")],
-        env=env, capture_output=True, text=True, timeout=300)
+        [
+            venv.python,
+            "-m",
+            "wheelmagic",
+            "install",
+            f"torch=={VERSION}",
+            "--variant",
+            label,
+            "--yes",
+            "--index-url",
+            server.url("simple/"),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert r.returncode == 0, r.stdout + r.stderr
     got = installed_torch(venv)
     assert got.label == label, got
@@ -152,8 +168,9 @@ def no_gpu_snapshot(tmp_path: Path) -> str:
     return str(path)
 
 
-def env_for(tmp_path: Path, *, platform: str, index_url: str,
-            policy: str | None = None) -> dict[str, str]:
+def env_for(
+    tmp_path: Path, *, platform: str, index_url: str, policy: str | None = None
+) -> dict[str, str]:
     extra = {"WHEELMAGIC_PLATFORM": platform, "WHEELMAGIC_INDEX_URL": index_url}
     if policy is not None:
         extra["WHEELMAGIC_ON_MISMATCH"] = policy
@@ -171,12 +188,15 @@ def wm_lines(reply: Reply) -> list[str]:
 
 async def load_extension(k: Kernel) -> Reply:
     """`%load_ext wheelmagic` in a kernel that did not load it at start-up; returns the reply."""
-    before = await k.run("import sys; print(any(getattr(f, '_wheelmagic_hook', False) "
-                         "for f in sys.meta_path), 'torch' in sys.modules)")
+    before = await k.run(
+        "import sys; print(any(getattr(f, '_wheelmagic_hook', False) "
+        "for f in sys.meta_path), 'torch' in sys.modules)"
+    )
     assert before.stdout.split() == ["False", "False"], before.text
-    r = await k.run("%load_ext wheelmagic\n"
-                    "import sys; print(type(sys.meta_path[0]).__module__)",
-                    user_expressions=PID)
+    r = await k.run(
+        "%load_ext wheelmagic\nimport sys; print(type(sys.meta_path[0]).__module__)",
+        user_expressions=PID,
+    )
     assert r.status == "ok", r.text
     assert r.stdout.strip() == "wheelmagic.hook" and r.stderr == "", r.text
     return r
@@ -198,8 +218,10 @@ async def assert_same_kernel(k: Kernel, pid: str) -> None:
 
 # -- 1. a CUDA build on a machine without a GPU: fixed in the same kernel -------------------------
 
+
 def test_cuda_build_without_gpu_is_fixed_in_the_same_kernel(
-        venv: KernelVenv, index: Server, tmp_path: Path) -> None:
+    venv: KernelVenv, index: Server, tmp_path: Path
+) -> None:
     install(venv, "cuda12.8", index, tmp_path)
     env = env_for(tmp_path, platform=no_gpu_snapshot(tmp_path), index_url=index.url("simple/"))
 
@@ -228,8 +250,10 @@ def test_cuda_build_without_gpu_is_fixed_in_the_same_kernel(
 
 # -- 2. policy `fix`: a CPU build on the H100 gets the CUDA build --------------------------------
 
+
 def test_fix_policy_replaces_a_cpu_build_on_the_h100(
-        venv: KernelVenv, index: Server, tmp_path: Path) -> None:
+    venv: KernelVenv, index: Server, tmp_path: Path
+) -> None:
     install(venv, "null", index, tmp_path)
     env = env_for(tmp_path, platform=str(H100), index_url=index.url("simple/"), policy="fix")
 
@@ -251,12 +275,15 @@ def test_fix_policy_replaces_a_cpu_build_on_the_h100(
 
 # -- 3. policies `warn` and `off`: nothing installed ---------------------------------------------
 
+
 @pytest.mark.parametrize("policy", ["warn", "off"])
-def test_warn_and_off_install_nothing(venv: KernelVenv, index: Server, tmp_path: Path,
-                                      policy: str) -> None:
+def test_warn_and_off_install_nothing(
+    venv: KernelVenv, index: Server, tmp_path: Path, policy: str
+) -> None:
     before = install(venv, "cuda12.8", index, tmp_path)
-    env = env_for(tmp_path, platform=no_gpu_snapshot(tmp_path), index_url=index.url("simple/"),
-                  policy=policy)
+    env = env_for(
+        tmp_path, platform=no_gpu_snapshot(tmp_path), index_url=index.url("simple/"), policy=policy
+    )
     requests_before = len(index.requests)
 
     async def scenario() -> None:
@@ -284,9 +311,11 @@ def test_warn_and_off_install_nothing(venv: KernelVenv, index: Server, tmp_path:
 
 # -- 4. a fix that fails: explained, no restart, never tried twice -------------------------------
 
+
 @pytest.mark.parametrize("case", ["broken-only-index", "unreachable-index"])
 def test_failed_fix_explains_and_does_not_loop(
-        venv: KernelVenv, broken_index: Server, tmp_path: Path, case: str) -> None:
+    venv: KernelVenv, broken_index: Server, tmp_path: Path, case: str
+) -> None:
     """A broken cuda13.0 build is installed; `import torch` fails with a missing libcudart.
 
     * broken-only-index: on a machine without a GPU the doctor wants the CPU build, and the
@@ -296,8 +325,9 @@ def test_failed_fix_explains_and_does_not_loop(
     """
     before = install(venv, "cuda13.0", broken_index, tmp_path)
     if case == "broken-only-index":
-        env = env_for(tmp_path, platform=no_gpu_snapshot(tmp_path),
-                      index_url=broken_index.url("simple/"))
+        env = env_for(
+            tmp_path, platform=no_gpu_snapshot(tmp_path), index_url=broken_index.url("simple/")
+        )
     else:
         env = env_for(tmp_path, platform=str(H100), index_url=DEAD_INDEX)
 
@@ -313,13 +343,17 @@ def test_failed_fix_explains_and_does_not_loop(
             shown = first.text + "\n".join(first.error["traceback"])
             # ... plus wheelmagic's explanation, attached to it
             assert "wheelmagic: importing torch failed because an accelerator library" in shown
-            assert "the build was not changed; to fix it by hand run: %variant_install torch" \
-                in shown, shown
-            notes = await k.run("import sys; print(repr(getattr(sys.last_value, "
-                                "'__notes__', None)))")
+            assert (
+                "the build was not changed; to fix it by hand run: %variant_install torch" in shown
+            ), shown
+            notes = await k.run(
+                "import sys; print(repr(getattr(sys.last_value, '__notes__', None)))"
+            )
             assert "importing torch failed because" in notes.stdout, notes.text
             if case == "broken-only-index":
                 assert "the fix failed; the installed build was left in place" in first.stderr
+                # one report per import: the failed import does not add "not fixing again"
+                assert "not fixing torch automatically again" not in first.stderr
                 assert len(broken_index.requests) > served  # it did ask the index
             else:
                 assert "installing the fitting build (torch==2.9.0)" in shown, shown
@@ -346,12 +380,12 @@ def test_failed_fix_explains_and_does_not_loop(
 
 
 def test_fix_that_installs_a_broken_build_does_not_loop(
-        venv: KernelVenv, index: Server, broken_index: Server, tmp_path: Path) -> None:
+    venv: KernelVenv, index: Server, broken_index: Server, tmp_path: Path
+) -> None:
     """Policy `fix`, a CPU build on the H100, and the index's CUDA build is broken: the fix
     installs it, its import fails in the same kernel; no restart, no second fix."""
     install(venv, "null", index, tmp_path)
-    env = env_for(tmp_path, platform=str(H100), index_url=broken_index.url("simple/"),
-                  policy="fix")
+    env = env_for(tmp_path, platform=str(H100), index_url=broken_index.url("simple/"), policy="fix")
 
     async def scenario() -> None:
         async with running_kernel(venv, env, cwd=tmp_path) as k:
@@ -385,7 +419,8 @@ def test_fix_that_installs_a_broken_build_does_not_loop(
 
 
 def test_reinstall_that_does_not_help_restarts_once_then_stops(
-        venv: KernelVenv, broken_index: Server, tmp_path: Path) -> None:
+    venv: KernelVenv, broken_index: Server, tmp_path: Path
+) -> None:
     """The failed import's own repair *succeeds* (the same broken build is reinstalled) and the
     kernel restarts to load it -- once. The next kernel's import fails the same way, and the
     attempts record stops a second reinstall and a second restart: no loop."""
