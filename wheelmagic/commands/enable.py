@@ -14,6 +14,7 @@ import argparse
 import os
 import sys
 from collections.abc import Mapping
+from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
@@ -21,30 +22,9 @@ FILENAME = "50-wheelmagic.py"
 MARKER = "# Installed by wheelmagic (`wheelmagic enable`)"
 SCOPES = ("sys-prefix", "user", "system")
 
-#: Kept identical to jupyter-config/ipython/startup/50-wheelmagic.py (a test checks it).
-STARTUP_FILE = """\
-# Installed by wheelmagic (`wheelmagic enable`): load the wheelmagic IPython extension in every
-# IPython and Jupyter kernel of this environment. Remove with `wheelmagic disable`.
-# Opt out for one kernel or container with WHEELMAGIC_DISABLE=1.
-# IPython runs this file at startup; it never stops a kernel from starting.
-def _wheelmagic_autoload() -> None:
-    import os
-
-    if os.environ.get("WHEELMAGIC_DISABLE", "").strip().lower() in ("1", "true", "yes", "on"):
-        return
-    try:
-        from IPython import get_ipython
-
-        ip = get_ipython()
-        if ip is not None:
-            ip.extension_manager.load_extension("wheelmagic")
-    except Exception as err:  # wheelmagic missing or broken: one line, never a traceback
-        print(f"wheelmagic: not loaded ({type(err).__name__}: {err})")
-
-
-_wheelmagic_autoload()
-del _wheelmagic_autoload
-"""
+#: The startup file, shipped in the package (jupyter-config/ipython/startup/50-wheelmagic.py
+#: is a link to the same file, for admins who copy it by hand).
+STARTUP_FILE = (files("wheelmagic") / "data" / "startup_file.py.txt").read_text(encoding="utf-8")
 
 
 def startup_dir(
