@@ -193,8 +193,14 @@ def test_variant_install_in_jupyterlab(tmp_path: Path, wheel_index: WheelIndex) 
                 "data-status", "idle", timeout=90_000
             )
             cells.nth(0).locator(".jp-InputArea-editor").click()
-            for _ in range(3):
+            # one cell at a time: a keypress sent while the notebook still settles can be lost,
+            # so each cell's execution count must appear before the next cell is run
+            for i in range(3):
                 page.keyboard.press("Shift+Enter")
+                expect(cells.nth(i).locator(".jp-InputPrompt")).to_contain_text(
+                    f"[{i + 1}]", timeout=120_000
+                )
+            expect(cells.nth(0).locator(".jp-OutputArea")).not_to_contain_text("Error")
             out = cells.nth(1).locator(".jp-OutputArea")
             expect(out).to_contain_text("no restart needed", timeout=120_000)
             expect(out).to_contain_text("will install torch 2.14.1 [cuda13.0]")
