@@ -244,10 +244,10 @@ if TYPE_CHECKING:
 
 def run_doctor() -> Checkup | None:
     """The offline doctor for this interpreter: nothing here touches the network."""
-    from wheelmagic.diagnose import diagnose
     from wheelmagic.installed import read_installed
     from wheelmagic.platform import current_platform
     from wheelmagic.providers import supported_properties
+    from wheelmagic.pytorch.diagnose import diagnose
 
     installed = read_installed(_paths_with_watched_dists())
 
@@ -286,7 +286,7 @@ def run_fix(checkup: Checkup, settings: Settings) -> FixOutcome:
     ``--index-url``), `make_plan` and `execute` as the command line: this is the network part.
     """
     from wheelmagic.commands.install import build_install_parser, make_plan_for
-    from wheelmagic.execute import execute
+    from wheelmagic.install.execute import execute
 
     diag = checkup.diagnosis
     argv = [*diag.fix_requirements, "--yes"]

@@ -487,7 +487,7 @@ def read_installed(
 
 
 def plan_installed(builds: Builds) -> dict[str, tuple[Version, str | None]]:
-    """The `installed=` argument of `wheelmagic.plan.make_plan`: version and accelerator line."""
+    """The `installed=` argument of `wheelmagic.install.plan.make_plan`: version and accelerator line."""
     return {name: (b.full_version, b.line) for name, b in builds.items()}
 
 

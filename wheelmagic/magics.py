@@ -23,11 +23,11 @@ from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_magic, magics_class
 
 if TYPE_CHECKING:
-    from wheelmagic.render import Renderer
+    from wheelmagic.ui.render import Renderer
 
 
 def renderer_for(ip: Any) -> Renderer:
-    from wheelmagic.render import renderer_for as choose
+    from wheelmagic.ui.render import renderer_for as choose
 
     return choose(ip)
 
@@ -108,8 +108,8 @@ class InstallOutcome:
 def run_install(args: argparse.Namespace, renderer: Renderer) -> InstallOutcome:
     """The CLI's install flow (`commands.install.make_plan_for`) with the magic's renderer."""
     from wheelmagic.commands.install import make_plan_for
-    from wheelmagic.execute import execute
-    from wheelmagic.render import platform_summary
+    from wheelmagic.install.execute import execute
+    from wheelmagic.ui.render import platform_summary
 
     plan, _indexes, client = make_plan_for(args)
     dry_run = bool(args.dry_run)
@@ -250,7 +250,7 @@ class WheelmagicMagics(Magics):  # type: ignore[misc]
         except WheelmagicError as err:
             renderer_for(self.shell).message(f"wheelmagic: error: {err}", level="error")
             return None
-        from wheelmagic.render import doctor_report
+        from wheelmagic.ui.render import doctor_report
 
         if args.json:
             print(json.dumps(_diagnosis_json(diagnosis), indent=2, default=str))
@@ -270,7 +270,7 @@ class WheelmagicMagics(Magics):  # type: ignore[misc]
             return
         from wheelmagic.errors import WheelmagicError
         from wheelmagic.platform import current_platform
-        from wheelmagic.render import detect_report
+        from wheelmagic.ui.render import detect_report
 
         try:
             platform = current_platform(platform_file=args.platform)

@@ -4,7 +4,7 @@ at once, and eight processes filling one shared cache.
 
 What must hold: the previous torch still imports (or the next run recovers by itself), the
 cache never shows a partial file, and whatever is left behind is cleaned or reused by the next
-run. Small synthetic torch wheels, real venvs, the real CLI (and `wheelmagic.fetch` in real
+run. Small synthetic torch wheels, real venvs, the real CLI (and `wheelmagic.install` in real
 processes for the cache test).
 """
 
@@ -439,7 +439,7 @@ def test_two_installs_into_one_venv_are_serialised(setup: Setup) -> None:
 
 FETCH = """
 import json, sys
-from wheelmagic.fetch import Fetcher, WheelCache
+from wheelmagic.install import Fetcher, WheelCache
 cache, items = sys.argv[1], json.loads(sys.argv[2])
 with Fetcher(WheelCache(cache)) as f:
     for url, name, sha, size in items:

@@ -21,7 +21,7 @@ from support.e2e import clean_env, index_build, make_venv, py, snapshot, wheelma
 from support.server import Fault, Server, serve_directory
 from support.wheels import build_plain_wheel, build_wheel
 
-from wheelmagic.envlock import environment_lock
+from wheelmagic.install.lock import environment_lock
 
 pytestmark = pytest.mark.e2e
 

@@ -295,7 +295,7 @@ def pipeline_ready() -> str | None:
     for mod, attr in (
         ("wheelmagic.platform", "current_platform"),
         ("wheelmagic.providers", "supported_properties"),
-        ("wheelmagic.execute", "execute"),
+        ("wheelmagic.install.execute", "execute"),
         ("wheelmagic.commands.install", "make_plan_for"),
     ):
         try:

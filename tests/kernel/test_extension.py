@@ -63,7 +63,7 @@ def test_load_registers_magics_and_hook_and_stays_light(tmp_path: Path) -> None:
         m
         for m in data["new"]
         if m.split(".")[0] in ("httpx", "pynvml", "httpcore", "anyio")
-        or m in ("wheelmagic.plan", "wheelmagic.index", "wheelmagic.platform")
+        or m in ("wheelmagic.install.plan", "wheelmagic.index", "wheelmagic.platform")
     ]
     assert heavy == []
     assert data["after"] == [] and data["hook_left"] is False

@@ -8,7 +8,7 @@ import fail the way a build with a missing CUDA library does.
 `repack` turns a real wheel (`torch-2.13.0+cpu-...whl`) into a variant wheel the way WheelNext's
 `variant-repack` does: local version stripped from filename, dist-info and METADATA,
 `variant.json` added, CUDA runtime dependencies re-declared with variant markers, RECORD
-updated, `-{label}` appended. It copies members raw (`wheelmagic.stage.rewrite_wheel`), so the
+updated, `-{label}` appended. It copies members raw (`wheelmagic.install.stage.rewrite_wheel`), so the
 554 MB CUDA wheel takes seconds; results are cached under `.cache/repacked/` by source sha256.
 """
 
@@ -26,7 +26,7 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 from packaging.version import Version
 
-from wheelmagic.stage import edit_metadata, record_hash, requires_dist, rewrite_wheel
+from wheelmagic.install.stage import edit_metadata, record_hash, requires_dist, rewrite_wheel
 
 ROOT = Path(__file__).resolve().parents[2]
 REPACK_CACHE = ROOT / ".cache" / "repacked"

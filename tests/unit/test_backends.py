@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from wheelmagic.backends import _index_args, index_env
+from wheelmagic.install.backends import _index_args, index_env
 
 
 @dataclass

@@ -1,4 +1,4 @@
-"""`wheelmagic.diagnose`: every verdict, the predicted PyTorch message and the fix command.
+"""`wheelmagic.pytorch.diagnose`: every verdict, the predicted PyTorch message and the fix command.
 
 Machines are the recorded platform snapshots in tests/data/platforms; installed builds are
 `InstalledBuild` values, plus a few read from real files to check the two modules together.
@@ -13,8 +13,14 @@ from typing import Any
 import pytest
 from packaging.version import Version
 
-from wheelmagic.diagnose import EXIT_CODES, Diagnosis, describe_platform, diagnose, driver_allows
 from wheelmagic.installed import InstalledBuild, read_installed
+from wheelmagic.pytorch.diagnose import (
+    EXIT_CODES,
+    Diagnosis,
+    describe_platform,
+    diagnose,
+    driver_allows,
+)
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 CPU_WHEEL = Path("/opt/wheels/torch-2.13.0+cpu-cp311-cp311-manylinux_2_28_x86_64.whl")
@@ -242,7 +248,7 @@ def test_cuda_build_without_a_driver() -> None:
 
 
 def test_driver_rules() -> None:
-    from wheelmagic.diagnose import _machine
+    from wheelmagic.pytorch.diagnose import _machine
 
     t4 = _machine(snapshot(T4), {})
     assert driver_allows(Version("12.6"), t4) == (True, True)  # MVC: 535 >= 525.60.13

@@ -211,8 +211,8 @@ def test_register_adds_the_options() -> None:
 
 def test_report_text_without_platform_module() -> None:
     from wheelmagic.commands.doctor import report_text
-    from wheelmagic.diagnose import diagnose
     from wheelmagic.interpreter import inspect_interpreter
+    from wheelmagic.pytorch.diagnose import diagnose
 
     snap = json.loads((SNAPSHOTS / "cpu-x86_64-v3.snapshot.json").read_text())
     d = diagnose({}, snap, {}, where="/v/bin/python")

@@ -15,12 +15,12 @@ from packaging.utils import canonicalize_name
 from packaging.version import Version
 from support.wheels import build_plain_wheel, build_wheel
 
-from wheelmagic.backends import PipBackend, UvBackend, find_uv, pip_check
-from wheelmagic.envlock import LockTimeout, environment_lock
 from wheelmagic.errors import InstallError
-from wheelmagic.execute import execute
+from wheelmagic.install.backends import PipBackend, UvBackend, find_uv, pip_check
+from wheelmagic.install.execute import execute
+from wheelmagic.install.lock import LockTimeout, environment_lock
+from wheelmagic.install.plan import Plan, PlannedFile
 from wheelmagic.interpreter import clear_cache, inspect_interpreter
-from wheelmagic.plan import Plan, PlannedFile
 from wheelmagic.variants.filename import parse_wheel_name
 
 CUDA_PROPS = {"nvidia": {"cuda_version_lower_bound": ["13.0"], "sm_arch": ["90_real"]}}
@@ -256,7 +256,7 @@ def test_nothing_to_do(tmp_path: Path, venv: str) -> None:
 
 
 def test_change_actions() -> None:
-    from wheelmagic.execute import Change
+    from wheelmagic.install.execute import Change
 
     assert Change("torch", "2.13.0+cpu", "2.14.1").action == "upgraded"
     assert Change("torch", "2.14.1", "2.13.0").action == "downgraded"
@@ -271,7 +271,7 @@ def test_backup_restores_a_partial_install(tmp_path: Path, deps: Path, venv: str
     """What the backup does when an installer (uv has no rollback) dies halfway."""
     import shutil
 
-    from wheelmagic.envlock import Backup, installed_dists
+    from wheelmagic.install.lock import Backup, installed_dists
 
     run(
         venv,

@@ -14,7 +14,7 @@ import pytest
 from support.server import Fault, Server, random_file, serve_directory
 
 from wheelmagic.errors import DownloadError
-from wheelmagic.fetch import (
+from wheelmagic.install import (
     Fetcher,
     NullProgress,
     ProgressEvent,
@@ -187,7 +187,7 @@ def test_concurrent_fetchers_download_once(srv: Server, tmp_path: Path) -> None:
 
 
 def test_parallel_ranges(tmp_path: Path) -> None:
-    import wheelmagic.fetch.download as dl
+    import wheelmagic.install.download as dl
 
     root = tmp_path / "www"
     root.mkdir()

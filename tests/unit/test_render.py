@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import Any
 
-from wheelmagic import render
-from wheelmagic.render import (
+from wheelmagic.ui import render
+from wheelmagic.ui.render import (
     NotebookRenderer,
     Report,
     TextRenderer,

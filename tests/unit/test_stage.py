@@ -14,7 +14,7 @@ import pytest
 from packaging.requirements import Requirement
 from support.wheels import build_plain_wheel, build_wheel, repack, variant_requirement
 
-from wheelmagic.stage import (
+from wheelmagic.install.stage import (
     edit_metadata,
     record_hash,
     requires_dist,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from packaging.version import Version
 
-from wheelmagic import torch_builds as tb
 from wheelmagic.index import legacy_torch as lt
+from wheelmagic.pytorch import facts as tb
 from wheelmagic.variants.ordering import check_compatible
 
 

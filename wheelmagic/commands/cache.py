@@ -1,7 +1,7 @@
 """`wheelmagic cache info|prune|clear`: the content-addressed download cache.
 
 The cache lives in `WHEELMAGIC_CACHE_DIR` or the user cache directory and may be shared by
-many processes and machines (see `wheelmagic.fetch.cache`).
+many processes and machines (see `wheelmagic.install.cache`).
 """
 
 from __future__ import annotations
@@ -29,8 +29,8 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from wheelmagic.fetch.cache import WheelCache, parse_size
-    from wheelmagic.fetch.progress import human_bytes
+    from wheelmagic.install.cache import WheelCache, parse_size
+    from wheelmagic.install.progress import human_bytes
 
     cache = WheelCache()
     command = getattr(args, "cache_command", None) or "info"

@@ -16,9 +16,9 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, TextIO
 
 if TYPE_CHECKING:
-    from wheelmagic.diagnose import Diagnosis
     from wheelmagic.installed import InstalledBuild
     from wheelmagic.interpreter import Interpreter
+    from wheelmagic.pytorch.diagnose import Diagnosis
 
 
 def register(subparsers: Any) -> None:
@@ -104,11 +104,11 @@ def report_text(
 def run(args: argparse.Namespace) -> int:
     from packaging.utils import canonicalize_name
 
-    from wheelmagic.diagnose import EXIT_CODES, describe_platform, diagnose
     from wheelmagic.installed import DEFAULT_PACKAGES, read_installed
     from wheelmagic.interpreter import inspect_interpreter
     from wheelmagic.platform import current_platform
     from wheelmagic.providers import supported_properties
+    from wheelmagic.pytorch.diagnose import EXIT_CODES, describe_platform, diagnose
 
     names: list[str] = [canonicalize_name(n) for n in (args.packages or DEFAULT_PACKAGES)]
     interpreter = inspect_interpreter(args.python)

@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from wheelmagic.execute import ExecuteResult
     from wheelmagic.index import IndexConfig
-    from wheelmagic.plan import Plan
+    from wheelmagic.install.execute import ExecuteResult
+    from wheelmagic.install.plan import Plan
 
 HELP = "install the build of torch (and friends) that fits this machine"
 
@@ -115,11 +115,11 @@ def make_plan_for(
     """Detect, inspect, read what is installed, and plan. The caller closes the client."""
     from packaging.requirements import Requirement
 
-    from wheelmagic.execute import default_cache_dir
     from wheelmagic.index import IndexClient
+    from wheelmagic.install.execute import default_cache_dir
+    from wheelmagic.install.plan import make_plan, parse_requirements
     from wheelmagic.installed import plan_installed, read_installed
     from wheelmagic.interpreter import inspect_interpreter
-    from wheelmagic.plan import make_plan, parse_requirements
     from wheelmagic.platform import current_platform
     from wheelmagic.providers import supported_properties
 
@@ -158,8 +158,8 @@ def _close(client: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from wheelmagic.execute import execute
-    from wheelmagic.render import TextRenderer, platform_summary
+    from wheelmagic.install.execute import execute
+    from wheelmagic.ui.render import TextRenderer, platform_summary
 
     renderer = TextRenderer(out=sys.stderr if args.json else None)
     plan, indexes, client = make_plan_for(args)

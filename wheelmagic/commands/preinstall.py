@@ -39,12 +39,12 @@ def already_fits(args: argparse.Namespace) -> tuple[bool, str]:
     from packaging.requirements import Requirement
     from packaging.utils import canonicalize_name
 
-    from wheelmagic.diagnose import diagnose
+    from wheelmagic.install.plan import parse_requirements
     from wheelmagic.installed import DEFAULT_PACKAGES, read_installed
     from wheelmagic.interpreter import inspect_interpreter
-    from wheelmagic.plan import parse_requirements
     from wheelmagic.platform import current_platform
     from wheelmagic.providers import supported_properties
+    from wheelmagic.pytorch.diagnose import diagnose
 
     if args.reinstall or args.variant:
         return False, "reinstall requested" if args.reinstall else f"variant {args.variant} asked"
@@ -62,7 +62,7 @@ def already_fits(args: argparse.Namespace) -> tuple[bool, str]:
         else:  # not a PyTorch package: its dist-info is all we need
             from packaging.version import InvalidVersion, Version
 
-            from wheelmagic.envlock import installed_dists
+            from wheelmagic.install.lock import installed_dists
 
             others = others if others is not None else installed_dists(interpreter.search_path)
             dist = others.get(canonicalize_name(req.name))
@@ -93,8 +93,8 @@ def run(args: argparse.Namespace) -> int:
         _summary(args, {"status": "fits", "changed": [], "message": why}, start)
         return 0
     from wheelmagic.commands.install import make_plan_for
-    from wheelmagic.execute import execute
-    from wheelmagic.render import TextRenderer
+    from wheelmagic.install.execute import execute
+    from wheelmagic.ui.render import TextRenderer
 
     verbose = args.verbose and not args.json
     renderer = TextRenderer(out=sys.stderr)

@@ -22,7 +22,6 @@ import httpx
 from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import Version
 
-from wheelmagic import torch_builds
 from wheelmagic.errors import IndexError_, InvalidWheelName, VariantMetadataError
 from wheelmagic.index import legacy_torch
 from wheelmagic.index.http import Credentials, Http, PageCache, make_client
@@ -36,6 +35,7 @@ from wheelmagic.index.pages import (
 )
 from wheelmagic.index.sources import IndexConfig
 from wheelmagic.index.urls import ensure_slash, redact
+from wheelmagic.pytorch import facts as torch_builds
 from wheelmagic.variants.filename import parse_wheel_name
 from wheelmagic.variants.metadata import VariantsMetadata, merge_metadata, parse_variants_json
 from wheelmagic.variants.ordering import SupportedProperties

@@ -3,7 +3,7 @@
 A wheel from such an index, or one whose local version says `+cu128`, is a plain wheel built
 for one accelerator. We describe it as a *virtual variant*: the Candidate keeps its real
 filename and gets `virtual_label` (`cu128`; `null` for cpu), and we synthesize the release's
-variant metadata from `wheelmagic.torch_builds` so the engine can judge and rank it like a
+variant metadata from `wheelmagic.pytorch.facts` so the engine can judge and rank it like a
 real variant wheel:
 
 * `cuXYZ` -> `nvidia :: cuda_version_lower_bound :: X.Y` and `nvidia :: sm_arch` = that torch
@@ -24,8 +24,8 @@ from urllib.parse import urlsplit
 
 from packaging.version import Version
 
-from wheelmagic import torch_builds
 from wheelmagic.errors import InvalidWheelName, VariantMetadataError
+from wheelmagic.pytorch import facts as torch_builds
 from wheelmagic.variants.filename import parse_wheel_name
 from wheelmagic.variants.metadata import VariantsMetadata, merge_metadata, parse_variants_json
 from wheelmagic.variants.ordering import SupportedProperties, check_compatible

@@ -24,8 +24,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from wheelmagic import torch_builds
 from wheelmagic.index.urls import check_transport
+from wheelmagic.pytorch import facts as torch_builds
 
 DEFAULT_INDEX = "https://pypi.org/simple/"
 ENV_INDEX_URL = "WHEELMAGIC_INDEX_URL"

@@ -144,10 +144,10 @@ def doctor_facts(platform_file: str | None = None) -> tuple[Any, Any, Any]:
 
     Imports the probing layers on call, never at extension load.
     """
-    from wheelmagic.diagnose import diagnose
     from wheelmagic.installed import read_installed
     from wheelmagic.platform import current_platform
     from wheelmagic.providers import supported_properties
+    from wheelmagic.pytorch.diagnose import diagnose
 
     platform = current_platform(platform_file=platform_file)
     installed = read_installed(sys.path)

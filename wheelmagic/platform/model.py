@@ -166,7 +166,7 @@ class Platform:
         """Read a snapshot; raise `PlatformError` naming `source` and the bad key."""
         return _Reader(source).platform(data)
 
-    # -- human summaries (used by wheelmagic.render) --------------------------------------------
+    # -- human summaries (used by wheelmagic.ui.render) --------------------------------------------
 
     def summary(self) -> str:
         """One line: the accelerators found, else the CPU."""

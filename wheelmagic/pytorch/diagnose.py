@@ -3,7 +3,7 @@
 Pure: every input is data (`InstalledBuild`s, a `Platform` snapshot, the providers' supported
 properties); nothing here reads files, the environment or the clock. The rules and the exact
 PyTorch messages come from shared/research/detection.md §3 (driver floors, SASS/PTX rule,
-TORCH_CUDA_ARCH_LIST tables in `wheelmagic.torch_builds`) and §3.4 (messages).
+TORCH_CUDA_ARCH_LIST tables in `wheelmagic.pytorch.facts`) and §3.4 (messages).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import InvalidVersion, Version
 
-from wheelmagic import torch_builds
+from wheelmagic.pytorch import facts as torch_builds
 from wheelmagic.variants.ordering import SupportedProperties, check_compatible, resolve_supported
 
 if TYPE_CHECKING:

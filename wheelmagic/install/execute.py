@@ -23,18 +23,18 @@ from typing import TYPE_CHECKING, Any
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
-from wheelmagic.backends import (
+from wheelmagic.errors import DownloadError, InstallError, WheelmagicError
+from wheelmagic.install.backends import (
     Backend,
     IndexSettings,
     InstallRequest,
     choose_backend,
 )
-from wheelmagic.envlock import Backup, InstalledDist, environment_lock, installed_dists
-from wheelmagic.errors import DownloadError, InstallError, WheelmagicError
-from wheelmagic.stage import StagedWheel, check_variant, stage_wheel
+from wheelmagic.install.lock import Backup, InstalledDist, environment_lock, installed_dists
+from wheelmagic.install.stage import StagedWheel, check_variant, stage_wheel
 
 if TYPE_CHECKING:
-    from wheelmagic.plan import Plan, PlannedFile
+    from wheelmagic.install.plan import Plan, PlannedFile
 
 Log = Callable[[str], None]
 
@@ -167,7 +167,7 @@ def execute(
 
     `indexes` (an `IndexConfig`; default: `source.config` of the `IndexClient` planned with) is
     handed to the installer for the dependencies; `download`
-    defaults to `wheelmagic.fetch` with `progress` as its callback; `log` gets one line per
+    defaults to `wheelmagic.install` with `progress` as its callback; `log` gets one line per
     step (and the lock-wait message); `installer_output` gets pip's/uv's lines as they come.
     Raises `DownloadError` (nothing touched), `InstallError` (environment restored).
     """
@@ -244,8 +244,8 @@ def execute(
 def _fetcher(
     cache: Path, indexes: IndexSettings | None, progress: Callable[[Any], None] | None
 ) -> Downloader:
-    """The default downloader: `wheelmagic.fetch` (hash check, resume, cache, progress)."""
-    from wheelmagic import fetch as fetch_mod
+    """The default downloader: `wheelmagic.install` (hash check, resume, cache, progress)."""
+    from wheelmagic import install as fetch_mod
 
     return fetch_mod.planned_downloader(cache_dir=cache, indexes=indexes, progress=progress)
 

@@ -30,10 +30,10 @@ from urllib.parse import urljoin, urlsplit
 import httpx
 
 from wheelmagic.errors import DownloadError, IndexError_
-from wheelmagic.fetch.cache import WheelCache
-from wheelmagic.fetch.progress import ProgressCallback, Throttle
 from wheelmagic.index.http import Credentials, file_url_path, make_client
 from wheelmagic.index.urls import check_redirect, check_transport, redact, safe_filename
+from wheelmagic.install.cache import WheelCache
+from wheelmagic.install.progress import ProgressCallback, Throttle
 
 CHUNK = 1 << 20
 PARALLEL_MIN_BYTES = 64 << 20

@@ -1,6 +1,6 @@
 """Downloads (hash, resume, retry), the content-addressed cache, and progress events.
 
-Front ends and `wheelmagic.execute` use `planned_downloader(...)` (a `PlannedFile -> Path`
+Front ends and `wheelmagic.install.execute` use `planned_downloader(...)` (a `PlannedFile -> Path`
 function) or a `Fetcher` directly; `WheelCache` backs `wheelmagic cache`.
 """
 
@@ -10,11 +10,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from wheelmagic.fetch.cache import WheelCache, default_cache_dir, parse_size
-from wheelmagic.fetch.progress import NullProgress, ProgressEvent, TerminalProgress, Throttle
+from wheelmagic.install.cache import WheelCache, default_cache_dir, parse_size
+from wheelmagic.install.progress import NullProgress, ProgressEvent, TerminalProgress, Throttle
 
 if TYPE_CHECKING:
-    from wheelmagic.fetch.download import Fetcher, FetchResult
+    from wheelmagic.install.download import Fetcher, FetchResult
 
 __all__ = [
     "Fetcher",
@@ -32,7 +32,7 @@ __all__ = [
 
 def __getattr__(name: str) -> Any:
     if name in ("Fetcher", "FetchResult"):
-        from wheelmagic.fetch import download
+        from wheelmagic.install import download
 
         return getattr(download, name)
     raise AttributeError(name)
@@ -44,13 +44,13 @@ def planned_downloader(
     progress: Callable[[ProgressEvent], None] | None = None,
     **fetcher_options: Any,
 ) -> Callable[[Any], Path]:
-    """A downloader for `wheelmagic.execute`: `PlannedFile -> verified path in the cache`.
+    """A downloader for `wheelmagic.install.execute`: `PlannedFile -> verified path in the cache`.
 
     `indexes` (an `IndexConfig`, optional) gives trusted hosts, the CA bundle and the
     credentials of the index URLs (applied to files on the same hosts).
     """
-    from wheelmagic.fetch.download import Fetcher
     from wheelmagic.index.http import Credentials, make_client
+    from wheelmagic.install.download import Fetcher
 
     urls = [*getattr(indexes, "index_urls", ()), *getattr(indexes, "find_links", ())]
     fetcher = Fetcher(

@@ -3,7 +3,7 @@
 `make_plan` asks a candidate source (the index client) for each requested project, lets the
 pure engine choose one consistent set of builds for this platform and interpreter, and returns
 a `Plan` that says what will be installed, what is already in place, and the reasons. Nothing
-is downloaded or installed here: `wheelmagic.execute` does that.
+is downloaded or installed here: `wheelmagic.install.execute` does that.
 """
 
 from __future__ import annotations
