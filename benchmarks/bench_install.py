@@ -41,7 +41,7 @@ from support.e2e import (  # noqa: E402
 )
 from support.server import serve_directory  # noqa: E402
 
-from wheelmagic.backends import find_uv  # noqa: E402
+from wheelmagic.install.backends import find_uv  # noqa: E402
 
 
 def _serve(root: str, queue: multiprocessing.Queue) -> None:  # type: ignore[type-arg]
