@@ -16,7 +16,6 @@ import contextlib
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -32,6 +31,7 @@ from kernel.harness import (
     snapshot,
     wheel_index,  # noqa: F401  (fixture)
 )
+from support.server import free_port
 
 pytestmark = [pytest.mark.kernel, pytest.mark.browser]
 
@@ -64,12 +64,6 @@ def _requirements() -> str | None:
     return None
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _settings(base: Path) -> Path:
     """User settings with the "official Jupyter news?" toast turned off (a clean screenshot)."""
     d = base / "lab-settings"
@@ -82,7 +76,7 @@ def _settings(base: Path) -> Path:
 @contextlib.contextmanager
 def jupyterlab(root: Path, env: dict[str, str], log: Path) -> Iterator[str]:
     """A JupyterLab server on loopback; yields its base URL once the API answers."""
-    port = _free_port()
+    port = free_port()
     argv = [
         sys.executable,
         "-m",

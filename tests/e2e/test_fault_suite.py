@@ -16,6 +16,7 @@ import multiprocessing
 import os
 import resource
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -27,7 +28,7 @@ from pathlib import Path
 
 import pytest
 from support.e2e import ROOT, Ran, clean_env, make_venv, py, snapshot
-from support.server import Fault, Server, _make_handler, _QuietServer, random_file, serve_directory
+from support.server import Fault, Server, free_port, random_file, serve_directory
 from support.wheels import build_wheel
 
 from wheelmagic.index.build import build_index
@@ -152,46 +153,41 @@ def setup(served: tuple[Server, Path]) -> Setup:
 # the server process dies mid-download and comes back
 
 
-@contextmanager
-def serve_on(root: Path, port: int, faults: dict[str, Fault] | None = None) -> Iterator[Server]:
-    server = Server(root, faults=dict(faults or {}))
-    httpd = _QuietServer(("127.0.0.1", port), _make_handler(server))
-    httpd.daemon_threads = True
-    server.base_url = f"http://127.0.0.1:{httpd.server_address[1]}/"
-    thread = threading.Thread(
-        target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-    )
-    thread.start()
-    try:
-        yield server
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
-        thread.join(timeout=5)
-
-
 def _slow_server(root: str, port: int, path: str, ready: multiprocessing.Queue) -> None:  # type: ignore[type-arg]
-    with serve_on(Path(root), port, {path: Fault("slow", times=None, delay=0.05)}) as srv:
+    slow = {path: Fault("slow", times=None, delay=0.05)}
+    with serve_directory(Path(root), port=port, faults=slow) as srv:
         ready.put(srv.base_url)
         time.sleep(3600)
 
 
-def _free_port() -> int:
-    import socket
+def _client_retries_into_a_dead_port(port: int, proc: subprocess.Popen[str]) -> None:
+    """Wait until the client, its connection cut, comes back to the port and fails again.
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    The port is held by a bare socket that accepts the retry and closes it unanswered, so the
+    test knows the client really met the outage (a retry that failed) before the server is
+    back, instead of guessing with a sleep.
+    """
+    with socket.socket() as down:
+        down.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        down.bind(("127.0.0.1", port))
+        down.listen(1)
+        down.settimeout(60)
+        try:
+            conn, _ = down.accept()
+        except TimeoutError:
+            proc.kill()
+            pytest.fail("the client never came back to the port after the server died")
+        conn.close()
 
 
 def test_server_process_killed_mid_download_then_back(tmp_path: Path) -> None:
     """kill -9 of the index server mid-file; it restarts on the same port; the same run resumes
     with a Range request and installs the verified file."""
     www = _index(tmp_path)
-    port = _free_port()
+    port = free_port()
     url = f"http://127.0.0.1:{port}/simple/"
     ctx = multiprocessing.get_context("spawn")
-    with serve_on(www, port):
+    with serve_directory(www, port=port):
         s = _setup(tmp_path, url)
     whl = s.add(payload=4 << 20)
     ready = ctx.Queue()
@@ -220,8 +216,8 @@ def test_server_process_killed_mid_download_then_back(tmp_path: Path) -> None:
         pytest.fail("the download never started")
     os.kill(server_a.pid, signal.SIGKILL)
     server_a.join(timeout=10)
-    time.sleep(1.0)  # the client sees refused connections and backs off
-    with serve_on(www, port) as server_b:
+    _client_retries_into_a_dead_port(port, proc)
+    with serve_directory(www, port=port) as server_b:
         out, err = proc.communicate(timeout=120)
     assert proc.returncode == 0, out + err
     ranged = [r for r in server_b.requests if r.path == f"/files/{NEW}"]

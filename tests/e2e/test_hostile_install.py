@@ -19,25 +19,16 @@ import hashlib
 import json
 import os
 import shutil
-import ssl
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
 from support.e2e import Ran, clean_env, make_venv, py, snapshot, wheelmagic
-from support.server import (
-    Fault,
-    Server,
-    _make_handler,
-    _QuietServer,
-    serve_directory,
-)
+from support.server import Fault, Server, serve_directory
 from support.wheels import build_wheel
 
 from wheelmagic.index.build import build_index
@@ -611,28 +602,6 @@ def test_index_password_is_never_printed(world: World, mode: str) -> None:
 # -- https: an index that redirects to plain http ---------------------------------------------
 
 
-@contextmanager
-def serve_https(root: Path, cert: Path, key: Path) -> Iterator[Server]:
-    """`support.server`'s handler behind TLS on 127.0.0.1 (a self-signed certificate)."""
-    server = Server(root)
-    httpd = _QuietServer(("127.0.0.1", 0), _make_handler(server))
-    httpd.daemon_threads = True
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    ctx.load_cert_chain(cert, key)
-    httpd.socket = ctx.wrap_socket(httpd.socket, server_side=True)
-    server.base_url = f"https://127.0.0.1:{httpd.server_address[1]}/"
-    thread = threading.Thread(
-        target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-    )
-    thread.start()
-    try:
-        yield server
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
-        thread.join(timeout=5)
-
-
 @pytest.fixture
 def https_world(world: World) -> Iterator[World]:
     if shutil.which("openssl") is None:
@@ -662,7 +631,7 @@ def https_world(world: World) -> Iterator[World]:
         check=True,
         capture_output=True,
     )
-    with serve_https(world.www, cert, key) as srv:
+    with serve_directory(world.www, tls=(cert, key)) as srv:
         world.srv = srv
         world.env["REQUESTS_CA_BUNDLE"] = str(cert)
         yield world

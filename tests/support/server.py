@@ -1,5 +1,7 @@
 """A real HTTP server on 127.0.0.1 for tests: serves a directory like a static index host.
 
+The one loopback server of the test suite (and the benchmarks): plain or TLS, on a free port or
+a given one (a server that "comes back" on the same port), with faults armed from the start.
 Use it as a context manager (or through the `index_server` fixture, imported into a test
 module with `from support.server import index_server  # noqa: F401`):
 
@@ -31,6 +33,8 @@ from __future__ import annotations
 import email.utils
 import hashlib
 import os
+import socket
+import ssl
 import threading
 import time
 from collections.abc import Iterator
@@ -259,12 +263,30 @@ class _QuietServer(ThreadingHTTPServer):
 
 
 @contextmanager
-def serve_directory(root: Path | str, host: str = "127.0.0.1") -> Iterator[Server]:
-    """Serve `root` on a free loopback port in a background thread until the block ends."""
-    server = Server(Path(root))
-    httpd = _QuietServer((host, 0), _make_handler(server))
+def serve_directory(
+    root: Path | str,
+    host: str = "127.0.0.1",
+    *,
+    port: int = 0,
+    faults: dict[str, Fault] | None = None,
+    tls: tuple[Path, Path] | None = None,
+) -> Iterator[Server]:
+    """Serve `root` in a background thread until the block ends.
+
+    `port`: 0 picks a free one; a fixed port lets a test stop a server and bring another up
+    where clients expect it. `faults`: armed before the first request can arrive. `tls`:
+    (certificate, key) PEM files; the server then speaks https only.
+    """
+    server = Server(Path(root), faults=dict(faults or {}))
+    httpd = _QuietServer((host, port), _make_handler(server))
     httpd.daemon_threads = True
-    server.base_url = f"http://{host}:{httpd.server_address[1]}/"
+    scheme = "http"
+    if tls is not None:
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(*tls)
+        httpd.socket = ctx.wrap_socket(httpd.socket, server_side=True)
+        scheme = "https"
+    server.base_url = f"{scheme}://{host}:{httpd.server_address[1]}/"
     thread = threading.Thread(
         target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
     )
@@ -275,6 +297,13 @@ def serve_directory(root: Path | str, host: str = "127.0.0.1") -> Iterator[Serve
         httpd.shutdown()
         httpd.server_close()
         thread.join(timeout=5)
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A port nothing listens on right now (for a server the test starts, stops and restarts)."""
+    with socket.socket() as s:
+        s.bind((host, 0))
+        return int(s.getsockname()[1])
 
 
 @pytest.fixture
