@@ -14,7 +14,7 @@ from wheelmagic.providers import (
     cuda_lower_bounds,
     cuda_upper_bounds,
     explain,
-    sm_arch_values,
+    sm_archs_runnable_on,
     supported_properties,
 )
 from wheelmagic.variants.ordering import check_compatible
@@ -110,17 +110,17 @@ def test_kmd_only_infers_the_major() -> None:
 )
 def test_sm_arch_values(cc: str, head: list[str]) -> None:
     major, minor = (int(x) for x in cc.split("."))
-    values = sm_arch_values((major, minor))
+    values = sm_archs_runnable_on((major, minor))
     assert values[: len(head)] == head
     assert all(
         v.endswith("_virtual") for v in values[len([v for v in values if v.endswith("_real")]) :]
     )
-    assert sm_arch_values((3, 7)) == []
+    assert sm_archs_runnable_on((3, 7)) == []
 
 
 def test_sm_arch_never_crosses_majors_for_sass() -> None:
-    assert "90_real" not in sm_arch_values((10, 0))
-    assert "90_virtual" in sm_arch_values((10, 0))  # PTX JIT does (beyond the reference)
+    assert "90_real" not in sm_archs_runnable_on((10, 0))
+    assert "90_virtual" in sm_archs_runnable_on((10, 0))  # PTX JIT does (beyond the reference)
 
 
 def test_gtx1080ti_and_rtx5090() -> None:
@@ -233,3 +233,12 @@ def test_torch_210_on_mi250() -> None:
         "2.10.0", Platform.from_json({"amd": {"gfx": ["gfx90a"], "rocm_version": "7.1"}})
     )
     assert "rocm7.1" in ok and "rocm7.0" not in ok
+
+
+def test_nvidia_driver_facts() -> None:
+    from wheelmagic.providers.nvidia import cuda_of_driver, mvc_floor
+
+    assert mvc_floor(12, "linux") == "525.60.13" and mvc_floor(12, "windows") == "528.33"
+    assert mvc_floor(13, None) == "580" and mvc_floor(10, "linux") is None
+    assert cuda_of_driver("535.104.05") == "12.2" and cuda_of_driver("580") == "13.0"
+    assert cuda_of_driver("440.33") is None and cuda_of_driver(None) is None
