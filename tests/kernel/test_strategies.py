@@ -14,7 +14,7 @@ import pytest
 
 from wheelmagic import kernel as wk
 from wheelmagic.kernel import restart as rs
-from wheelmagic.ui.render import TextRenderer
+from wheelmagic.ui.text import TextRenderer
 
 
 def _dist(

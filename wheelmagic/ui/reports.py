@@ -1,0 +1,152 @@
+"""Titled tables that render themselves: the plan, the doctor's verdict, the detected platform.
+
+A `Report` is rows of (label, value) with a title: `_repr_html_` in notebooks, the same rows as
+text everywhere else, so one report serves both renderers and a bare `Report` in a cell.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Protocol
+
+from wheelmagic.ui.format import human_bytes, platform_rows
+
+if TYPE_CHECKING:
+    from wheelmagic.install.plan import Plan, PlannedFile
+    from wheelmagic.installed import InstalledBuild
+    from wheelmagic.platform.model import Platform
+    from wheelmagic.pytorch.diagnose import Diagnosis
+
+Rows = Sequence[tuple[str, str]]
+
+_STYLE = (
+    "font-family: var(--jp-code-font-family, monospace); font-size: 12px; "
+    "border-collapse: collapse; margin: 2px 0"
+)
+#: the colour of a title by the doctor's status
+_STATUS_COLOURS = {
+    "fits": "#2e7d32",
+    "suboptimal": "#ef6c00",
+    "broken": "#c62828",
+    "missing": "#616161",
+    "not-installed": "#616161",
+}
+
+
+class PrettyPrinter(Protocol):
+    """The part of IPython's `PrettyPrinter` that `_repr_pretty_` uses."""
+
+    def text(self, obj: str) -> None: ...
+
+
+def table_html(rows: Rows, title: str | None = None, status: str | None = None) -> str:
+    out = [f'<table class="wheelmagic" style="{_STYLE}">']
+    if title:
+        colour = _STATUS_COLOURS.get(status or "", "inherit")
+        out.append(
+            f'<tr><th colspan="2" style="text-align: left; color: {colour}">'
+            f"{html.escape(title)}</th></tr>"
+        )
+    for key, value in rows:
+        out.append(
+            f'<tr><td style="text-align: left; padding-right: 1em; color: #666">'
+            f'{html.escape(key)}</td><td style="text-align: left">{html.escape(value)}</td></tr>'
+        )
+    out.append("</table>")
+    return "".join(out)
+
+
+def table_text(rows: Rows, title: str | None = None) -> str:
+    width = max((len(k) for k, _ in rows), default=0)
+    lines = [title] if title else []
+    lines.extend(f"  {k.ljust(width)}  {v}" for k, v in rows)
+    return "\n".join(lines)
+
+
+class Report:
+    """A titled table: `_repr_html_` in notebooks, the same rows as text everywhere else."""
+
+    def __init__(
+        self,
+        title: str,
+        rows: Rows,
+        status: str | None = None,
+        footer: Sequence[str] = (),
+    ) -> None:
+        self.title = title
+        self.rows = list(rows)
+        self.status = status
+        self.footer = list(footer)
+
+    def _repr_html_(self) -> str:
+        foot = "".join(f"<div><code>{html.escape(line)}</code></div>" for line in self.footer)
+        return table_html(self.rows, self.title, self.status) + foot
+
+    def text(self) -> str:
+        body = table_text(self.rows, self.title)
+        return "\n".join([body, *self.footer]) if self.footer else body
+
+    def __repr__(self) -> str:
+        return self.text()
+
+    def _repr_pretty_(self, p: PrettyPrinter, cycle: bool) -> None:
+        p.text(self.text())
+
+
+# -- the plan ---------------------------------------------------------------------------------
+
+
+def _file_line(p: PlannedFile) -> str:
+    variant = p.label if p.label is not None else "non-variant"
+    extra = f", {human_bytes(p.size)}" if p.size else ""
+    line = f"{p.name} {p.version} [{variant}{extra}]"
+    return f"{line}: {p.why}" if p.why else line
+
+
+def plan_rows(plan: Plan, detected: str | None = None) -> list[tuple[str, str]]:
+    """The compact block: what was detected, what was chosen, what is already fine."""
+    rows: list[tuple[str, str]] = []
+    if detected:
+        rows.append(("detected", detected))
+    rows.extend(("warning", w) for w in plan.warnings)
+    rows.extend(("install", _file_line(p)) for p in plan.packages)
+    rows.extend(("keep", _file_line(p) + "  (already installed)") for p in plan.satisfied)
+    if plan.interpreter.executable:
+        rows.append(("into", plan.interpreter.executable))
+    return rows
+
+
+def plan_report(plan: Plan, *, detected: str | None = None, dry_run: bool = False) -> Report:
+    """`wheelmagic: will install torch 2.14.1 [cuda13.0]` over the plan's rows."""
+    title = "wheelmagic: " + plan.summary() + (" (dry run)" if dry_run else "")
+    return Report(title, plan_rows(plan, detected))
+
+
+def plan_explanation(plan: Plan) -> list[str]:
+    """Why each file was chosen, then what was considered (`--explain`)."""
+    return [*plan.reasons, *plan.explanation]
+
+
+# -- doctor and detect ------------------------------------------------------------------------
+
+
+def doctor_report(
+    platform: Platform, diagnosis: Diagnosis, installed: InstalledBuild | None = None
+) -> Report:
+    """The platform and the doctor's verdict on the installed torch, as one table."""
+    rows = platform_rows(platform)
+    if installed is not None:
+        rows.insert(0, ("installed", installed.describe()))
+    rows.extend(("why", reason) for reason in diagnosis.reasons)
+    rows.extend(("PyTorch will say", line) for line in diagnosis.predicted)
+    rows.extend(("note", note) for note in diagnosis.notes)
+    footer: list[str] = []
+    if diagnosis.fix_magic and diagnosis.status != "fits":
+        footer.append(f"to fix: {diagnosis.fix_magic}")
+    status = diagnosis.status
+    return Report(f"wheelmagic doctor: {status}", rows, status=status, footer=footer)
+
+
+def detect_report(platform: Platform) -> Report:
+    return Report("wheelmagic: detected platform", platform_rows(platform))
