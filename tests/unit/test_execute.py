@@ -6,13 +6,14 @@ from __future__ import annotations
 import subprocess
 import sys
 import threading
-import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from packaging.utils import canonicalize_name
 from packaging.version import Version
+from support.wait import wait_until
 from support.wheels import build_plain_wheel, build_wheel
 
 from wheelmagic.errors import InstallError
@@ -237,16 +238,39 @@ def test_concurrent_install_waits_then_times_out(tmp_path: Path, deps: Path, ven
     assert any("waiting" in m for m in messages)
     assert build_of(venv) == "cpu"
 
-    # released while the second one waits: it goes ahead
+    # released while the second one waits: it goes ahead, and only then. The first holder
+    # keeps the lock until the test says so; every step of both lands in `events`, in order.
+    events: list[str] = []
+    held, release = threading.Event(), threading.Event()
+
     def hold() -> None:
         with environment_lock(interp.sys_prefix, tmp_path / "cache"):
-            time.sleep(1.0)
+            held.set()
+            release.wait(timeout=120)
+            events.append("first: releasing")
 
-    t = threading.Thread(target=hold)
-    t.start()
-    time.sleep(0.2)
-    run(venv, cuda, deps, tmp_path, "pip", lock_timeout=30)
-    t.join()
+    first = threading.Thread(target=hold)
+    first.start()
+    try:
+        assert held.wait(timeout=30)
+        with ThreadPoolExecutor(1) as pool:
+            second = pool.submit(
+                run, venv, cuda, deps, tmp_path, "pip", lock_timeout=120, log=events.append
+            )
+            wait_until(
+                lambda: any("waiting" in e for e in events) or second.done(),
+                what="the second install to wait for the lock",
+            )
+            assert not second.done(), second.result()
+            assert not any(e.startswith("installing with") for e in events), events
+            assert build_of(venv) == "cpu"
+            release.set()
+            second.result(timeout=300)
+    finally:
+        release.set()
+        first.join(timeout=30)
+    installing = next(i for i, e in enumerate(events) if e.startswith("installing with"))
+    assert events.index("first: releasing") < installing, events
     assert build_of(venv) == "cuda13.0"
 
 
