@@ -6,7 +6,7 @@ A kernel restart loses every in-memory flag and environment variable, so the onl
 what the fix was); it carries a timestamp and an outcome. While a recent attempt exists
 (``ttl``, one day by default) the hook does not try the same fix again: it explains instead.
 
-The file is ``$WHEELMAGIC_CACHE_DIR/attempts.json`` (default: the user cache directory), read
+The file is ``attempts.json`` in ``wheelmagic._fs.cache_dir()`` (the one cache directory), read
 and rewritten under a file lock so that several kernels of one environment agree.
 """
 
@@ -17,30 +17,18 @@ import hashlib
 import json
 import os
 import sys
-import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from wheelmagic._fs import atomic_write, cache_dir
+
 #: How long an attempt blocks another automatic try of the same fix (seconds).
 DEFAULT_TTL = 24 * 3600.0
 FILENAME = "attempts.json"
 _LOCK_TIMEOUT = 30.0
-
-
-def cache_dir() -> Path:
-    """``$WHEELMAGIC_CACHE_DIR``, else the platform's user cache directory for wheelmagic."""
-    env = os.environ.get("WHEELMAGIC_CACHE_DIR")
-    if env:
-        return Path(env)
-    try:
-        from platformdirs import user_cache_dir
-
-        return Path(user_cache_dir("wheelmagic", appauthor=False))
-    except ImportError:  # pragma: no cover - platformdirs is a dependency
-        return Path.home() / ".cache" / "wheelmagic"
 
 
 def interpreter_id(executable: str | None = None) -> str:
@@ -109,15 +97,7 @@ class Attempts:
         return data
 
     def _write(self, data: dict[str, Any]) -> None:
-        fd, tmp = tempfile.mkstemp(prefix=".attempts-", dir=self.directory)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                json.dump(data, f, indent=1, sort_keys=True)
-            os.replace(tmp, self.path)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-            raise
+        atomic_write(self.path, json.dumps(data, indent=1, sort_keys=True).encode("utf-8"))
 
     @staticmethod
     def _attempt(raw: object) -> Attempt | None:

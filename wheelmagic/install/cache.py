@@ -1,6 +1,6 @@
 """A content-addressed wheel cache that many processes on many machines can share.
 
-Layout under the cache directory (`WHEELMAGIC_CACHE_DIR`, else platformdirs' user cache):
+Layout under the cache directory (`wheelmagic._fs.cache_dir()`):
 
     wheels/<h[:2]>/<sha256>/<filename>   complete, verified files only
     tmp/<key>.part                        downloads in progress (resumable)
@@ -28,19 +28,11 @@ from pathlib import Path
 
 from filelock import FileLock
 
+from wheelmagic._fs import cache_dir
 from wheelmagic.index.urls import safe_filename
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)i?b?\s*$", re.IGNORECASE)
-
-
-def default_cache_dir() -> Path:
-    env = os.environ.get("WHEELMAGIC_CACHE_DIR")
-    if env:
-        return Path(env)
-    from platformdirs import user_cache_dir
-
-    return Path(user_cache_dir("wheelmagic"))
 
 
 def parse_size(text: str) -> int:
@@ -71,7 +63,7 @@ class CacheInfo:
 
 class WheelCache:
     def __init__(self, directory: Path | str | None = None, lock_timeout: float = 1800) -> None:
-        self.dir = Path(directory) if directory is not None else default_cache_dir()
+        self.dir = Path(directory) if directory is not None else cache_dir()
         self.lock_timeout = lock_timeout
 
     @property

@@ -25,6 +25,8 @@ from collections.abc import Collection, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from wheelmagic._fs import atomic_write, cache_dir
+
 #: A record older than this is stale (the restart never happened, or nobody loaded us after).
 RECORD_TTL = 3600.0
 
@@ -204,19 +206,6 @@ class RestartRecord:
         )
 
 
-def _cache_dir() -> Path:
-    """`wheelmagic.attempts.cache_dir()`, without importing platformdirs on Linux (load time)."""
-    env = os.environ.get("WHEELMAGIC_CACHE_DIR")
-    if env:
-        return Path(env)
-    if sys.platform.startswith("linux"):  # platformdirs' rule for user_cache_dir on Linux
-        xdg = os.environ.get("XDG_CACHE_HOME", "").strip()
-        return Path(xdg or os.path.expanduser("~/.cache")) / "wheelmagic"
-    from wheelmagic.attempts import cache_dir
-
-    return cache_dir()
-
-
 def connection_file(argv: list[str] | None = None) -> str | None:
     """The kernel's connection file (stable across server restarts), or None outside a kernel.
 
@@ -248,7 +237,7 @@ def kernel_key(argv: list[str] | None = None, pid: int | None = None) -> str:
 
 
 def record_path(key: str | None = None, directory: Path | None = None) -> Path:
-    base = directory if directory is not None else _cache_dir() / "restarts"
+    base = directory if directory is not None else cache_dir() / "restarts"
     return base / f"{key or kernel_key()}.json"
 
 
@@ -256,15 +245,9 @@ def write_record(
     record: RestartRecord, *, key: str | None = None, directory: Path | None = None
 ) -> Path | None:
     """Write the record atomically; never raises (a missing note must not block a restart)."""
-    import tempfile
-
     path = record_path(key, directory)
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".restart-", dir=path.parent)
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(record.to_json(), f)
-        os.replace(tmp, path)
+        atomic_write(path, json.dumps(record.to_json()).encode("utf-8"))
         return path
     except OSError:
         return None
