@@ -100,3 +100,22 @@ def test_rows_name_every_accelerator() -> None:
     ]
     hidden = Platform(nvidia=NvidiaInfo(driver_version="580.65", gpus=()))
     assert ("GPU", "none visible") in platform_rows(hidden)
+
+
+def test_cache_info_prints_the_same_units(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import argparse
+
+    from wheelmagic.commands import cache as cache_cmd
+    from wheelmagic.install.cache import WheelCache, sha256_of
+
+    monkeypatch.setenv("WHEELMAGIC_CACHE_DIR", str(tmp_path / "cache"))
+    wheel = tmp_path / "a-1.0-py3-none-any.whl"
+    wheel.write_bytes(b"x" * 1536)
+    WheelCache().put(wheel, sha256_of(wheel), wheel.name)
+    parser = argparse.ArgumentParser()
+    cache_cmd.register(parser.add_subparsers())
+    args = parser.parse_args(["cache", "info"])
+    assert args.func(args) == 0
+    assert "wheels: 1 (1.5 KiB)" in capsys.readouterr().out.splitlines()

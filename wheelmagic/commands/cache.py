@@ -30,7 +30,7 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from wheelmagic.install.cache import WheelCache, parse_size
-    from wheelmagic.install.progress import human_bytes
+    from wheelmagic.ui.format import human_bytes
 
     cache = WheelCache()
     command = getattr(args, "cache_command", None) or "info"
