@@ -28,7 +28,8 @@ sys.path.insert(0, str(ROOT))
 
 from support.server import random_file, serve_directory  # noqa: E402
 
-from wheelmagic.install import Fetcher, WheelCache  # noqa: E402
+from wheelmagic.install.cache import WheelCache  # noqa: E402
+from wheelmagic.install.download import Fetcher  # noqa: E402
 
 
 def _serve(root: str, queue: multiprocessing.Queue) -> None:  # type: ignore[type-arg]

@@ -435,7 +435,8 @@ def test_two_installs_into_one_venv_are_serialised(setup: Setup) -> None:
 
 FETCH = """
 import json, sys
-from wheelmagic.install import Fetcher, WheelCache
+from wheelmagic.install.cache import WheelCache
+from wheelmagic.install.download import Fetcher
 cache, items = sys.argv[1], json.loads(sys.argv[2])
 with Fetcher(WheelCache(cache)) as f:
     for url, name, sha, size in items:

@@ -14,16 +14,9 @@ import pytest
 from support.server import Fault, Server, random_file, serve_directory
 
 from wheelmagic.errors import DownloadError
-from wheelmagic.install import (
-    Fetcher,
-    NullProgress,
-    ProgressEvent,
-    TerminalProgress,
-    Throttle,
-    WheelCache,
-    parse_size,
-    planned_downloader,
-)
+from wheelmagic.install.cache import WheelCache, parse_size
+from wheelmagic.install.download import Fetcher, planned_downloader
+from wheelmagic.install.progress import NullProgress, ProgressEvent, TerminalProgress, Throttle
 
 NAME = "demo-1.0-py3-none-any.whl"
 SIZE = 3 * 1024 * 1024 + 17
@@ -159,6 +152,23 @@ def test_redirect_downgrade_refused(srv: Server, tmp_path: Path) -> None:
     srv.faults["/" + NAME] = Fault("redirect", location="http://10.255.255.1/" + NAME)
     with _fetcher(tmp_path) as f, pytest.raises(DownloadError, match="downgrades"):
         f.fetch(srv.url(NAME))
+
+
+def test_redirect_to_another_host_leaves_the_credentials_behind(
+    srv: Server, tmp_path: Path
+) -> None:
+    """The shared request loop: a password for the index host is not sent where it redirects."""
+    from wheelmagic.index.http import Credentials
+
+    other = srv.url(NAME).replace("127.0.0.1", "localhost")
+    srv.faults["/" + NAME] = Fault("redirect", location=other)
+    creds = Credentials([srv.url("simple/").replace("http://", "http://user:hunter2@")])
+    with _fetcher(tmp_path, credentials=creds) as f:
+        result = f.fetch(srv.url(NAME), sha256=_sha(srv.root / NAME))
+    assert result.path.read_bytes() == (srv.root / NAME).read_bytes()
+    first, second = srv.requests
+    assert first.status == 302 and first.headers.get("Authorization", "").startswith("Basic ")
+    assert second.status == 200 and "Authorization" not in second.headers
 
 
 def test_plain_http_to_untrusted_host_refused(tmp_path: Path) -> None:

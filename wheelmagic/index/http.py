@@ -2,12 +2,14 @@
 
 Policy: plain http only to loopback or `--trusted-host`; redirects are followed by hand so that
 each hop is checked (https->https, or loopback/trusted http; a downgrade is refused) and
-credentials are never sent to another host. Credentials come from the index URL's userinfo or
+credentials are never sent to another host. `send_following` (one GET, redirects hop by hop)
+and `retrying` (bounded exponential backoff on connection errors and `Retryable`) are the one
+loop both the index pages here and the wheel downloads (`wheelmagic.install.download`) use. Credentials come from the index URL's userinfo or
 from `~/.netrc` (`NETRC`); proxies and `SSL_CERT_FILE` from the environment (httpx
 `trust_env`); a CA bundle from `REQUESTS_CA_BUNDLE`/`PIP_CERT`/pip.conf `cert`.
 
 Page cache: a small hand-written ETag / Last-Modified store, one file per URL under
-`<cache>/http/`, written to a temp file and `os.replace`d (atomic on POSIX and NFS), so many
+`<cache>/http/`, written with `wheelmagic._fs.atomic_write` (atomic on POSIX and NFS), so many
 processes on many machines can share it with no lock. We evaluated hishel: 2.0 keeps only
 SQLite and Redis storages (the file storage of 0.x is gone), SQLite locking is unreliable on
 the network file systems a JupyterHub shares caches on, and it would add msgpack/anysqlite.
@@ -17,21 +19,23 @@ Like pip, every page is revalidated (`Cache-Control: max-age=0` + `If-None-Match
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import netrc
 import os
 import ssl
-import tempfile
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 from urllib.parse import unquote, urljoin, urlsplit
 from urllib.request import url2pathname
 
 import httpx
 
+from wheelmagic._fs import atomic_write
 from wheelmagic.errors import IndexError_
 from wheelmagic.index.urls import check_redirect, check_transport, redact
 
@@ -159,15 +163,8 @@ class PageCache:
             "length": len(body),
             "stored": time.time(),
         }
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(json.dumps(header).encode() + b"\n")
-                fh.write(body)
-            os.replace(tmp, path)
-        except OSError:
-            pass  # a cache we cannot write is only slower
+        with contextlib.suppress(OSError):  # a cache we cannot write is only slower
+            atomic_write(path, json.dumps(header).encode() + b"\n" + body)
 
 
 class Http:
@@ -202,18 +199,19 @@ class Http:
                 headers["If-None-Match"] = cached[0]["etag"]
             if cached[0].get("last_modified"):
                 headers["If-Modified-Since"] = cached[0]["last_modified"]
-        attempt = 0
-        while True:
-            try:
-                return self._get_following(url, headers, accept, max_bytes, cached, what)
-            except (httpx.TransportError, _Retryable) as err:
-                attempt += 1
-                if attempt > self.retries:
-                    raise IndexError_(
-                        f"could not fetch {what} {redact(url)}: {_describe(err)}",
-                        hint="check the network, proxy (HTTPS_PROXY) and index URL, then retry",
-                    ) from None
-                time.sleep(self.backoff * 2 ** (attempt - 1))
+
+        def give_up(_attempts: int, err: BaseException) -> IndexError_:
+            return IndexError_(
+                f"could not fetch {what} {redact(url)}: {_describe(err)}",
+                hint="check the network, proxy (HTTPS_PROXY) and index URL, then retry",
+            )
+
+        return retrying(
+            lambda: self._get_following(url, headers, accept, max_bytes, cached, what),
+            retries=self.retries,
+            backoff=self.backoff,
+            give_up=give_up,
+        )
 
     def _get_following(
         self,
@@ -224,57 +222,122 @@ class Http:
         cached: tuple[dict[str, str], bytes] | None,
         what: str,
     ) -> Fetched:
-        current = url
-        for _ in range(MAX_REDIRECTS + 1):
-            with self.client.stream(
-                "GET", current, headers=headers, auth=self.credentials.auth_for(current)
-            ) as resp:
-                if resp.status_code in (301, 302, 303, 307, 308) and "location" in resp.headers:
-                    target = urljoin(current, resp.headers["location"])
-                    check_redirect(current, target, self.trusted_hosts)
-                    if urlsplit(target).netloc != urlsplit(current).netloc:
-                        headers = {k: v for k, v in headers.items() if k.lower() != "authorization"}
-                    current = target
-                    continue
-                if resp.status_code == 304 and cached:
-                    return Fetched(
-                        cached[0].get("final_url") or current,
-                        200,
-                        cached[1],
-                        cached[0].get("content_type", ""),
-                        from_cache=True,
-                    )
-                if resp.status_code >= 500:
-                    raise _Retryable(f"HTTP {resp.status_code}")
-                if resp.status_code != 200:
-                    return Fetched(
-                        str(resp.url), resp.status_code, b"", resp.headers.get("content-type", "")
-                    )
-                declared = resp.headers.get("content-length")
-                if declared and declared.isdigit() and int(declared) > max_bytes:
+        resp = send_following(
+            self.client,
+            url,
+            headers=headers,
+            trusted_hosts=self.trusted_hosts,
+            credentials=self.credentials,
+        )
+        try:
+            current = str(resp.url)
+            if resp.status_code == 304 and cached:
+                return Fetched(
+                    cached[0].get("final_url") or current,
+                    200,
+                    cached[1],
+                    cached[0].get("content_type", ""),
+                    from_cache=True,
+                )
+            if resp.status_code >= 500:
+                raise Retryable(f"HTTP {resp.status_code}")
+            if resp.status_code != 200:
+                return Fetched(current, resp.status_code, b"", resp.headers.get("content-type", ""))
+            declared = resp.headers.get("content-length")
+            if declared and declared.isdigit() and int(declared) > max_bytes:
+                raise TooLarge(
+                    f"{what} {redact(current)} is {int(declared)} bytes, over "
+                    f"the {max_bytes}-byte limit",
+                    hint="this is not a normal index file; check the index",
+                )
+            chunks: list[bytes] = []
+            total = 0
+            for chunk in resp.iter_bytes():
+                total += len(chunk)
+                if total > max_bytes:
                     raise TooLarge(
-                        f"{what} {redact(current)} is {int(declared)} bytes, over "
-                        f"the {max_bytes}-byte limit",
+                        f"{what} {redact(current)} is over the {max_bytes}-byte limit",
                         hint="this is not a normal index file; check the index",
                     )
-                chunks: list[bytes] = []
-                total = 0
-                for chunk in resp.iter_bytes():
-                    total += len(chunk)
-                    if total > max_bytes:
-                        raise TooLarge(
-                            f"{what} {redact(current)} is over the {max_bytes}-byte limit",
-                            hint="this is not a normal index file; check the index",
-                        )
-                    chunks.append(chunk)
-                body = b"".join(chunks)
-                self.cache.store(url, accept, resp, body)
-                return Fetched(str(resp.url), 200, body, resp.headers.get("content-type", ""))
-        raise IndexError_(f"too many redirects fetching {redact(url)}", hint="check the index URL")
+                chunks.append(chunk)
+            body = b"".join(chunks)
+            self.cache.store(url, accept, resp, body)
+            return Fetched(current, 200, body, resp.headers.get("content-type", ""))
+
+        finally:
+            resp.close()
 
 
-class _Retryable(Exception):
-    pass
+# ---------------------------------------------------------------------------------------------
+# the one request loop: redirects hop by hop, retries with backoff
+
+
+class Retryable(Exception):
+    """A transient failure (5xx, 429, a connection that ended early): try again."""
+
+
+T = TypeVar("T")
+
+
+def send_following(
+    client: httpx.Client,
+    url: str,
+    *,
+    headers: Mapping[str, str],
+    trusted_hosts: Iterable[str] = (),
+    credentials: Credentials | None = None,
+    max_redirects: int = MAX_REDIRECTS,
+) -> httpx.Response:
+    """A streamed GET of `url`, following redirects by hand; the caller closes the response.
+
+    Each hop is checked with `check_redirect` (https, or loopback/trusted http; a downgrade
+    raises `IndexError_`). Credentials are looked up for each hop's own host, so a password
+    for the index never travels to the host it redirects to, and an `Authorization` header
+    given by the caller is dropped when the host changes. `response.url` is the final URL.
+    """
+    creds = credentials or Credentials()
+    trusted = tuple(trusted_hosts)
+    sent = dict(headers)
+    current = url
+    for _ in range(max_redirects + 1):
+        request = client.build_request("GET", current, headers=sent)
+        resp = client.send(request, stream=True, auth=creds.auth_for(current))
+        if resp.status_code not in _REDIRECTS or "location" not in resp.headers:
+            return resp
+        resp.close()
+        target = urljoin(current, resp.headers["location"])
+        check_redirect(current, target, trusted)
+        if urlsplit(target).netloc != urlsplit(current).netloc:
+            sent = {k: v for k, v in sent.items() if k.lower() != "authorization"}
+        current = target
+    raise IndexError_(f"too many redirects fetching {redact(url)}", hint="check the URL")
+
+
+def retrying(
+    call: Callable[[], T],
+    *,
+    retries: int,
+    backoff: float,
+    give_up: Callable[[int, BaseException], BaseException],
+    max_backoff: float = float("inf"),
+    sleep: Callable[[float], None] = time.sleep,
+) -> T:
+    """`call()`, again after `backoff * 2**n` seconds (at most `max_backoff`) when it fails
+    with a connection error or `Retryable`; after `retries` retries, raise `give_up(attempts,
+    last error)`. Anything else (a 404, a refused redirect, a bad hash) is final at once.
+    """
+    attempt = 0
+    while True:
+        try:
+            return call()
+        except (httpx.TransportError, Retryable) as err:
+            attempt += 1
+            if attempt > retries:
+                raise give_up(attempt, err) from None
+            sleep(min(max_backoff, backoff * 2 ** (attempt - 1)))
+
+
+_REDIRECTS = frozenset((301, 302, 303, 307, 308))
 
 
 def _describe(err: BaseException) -> str:

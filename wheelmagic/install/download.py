@@ -1,10 +1,12 @@
 """Downloads: streamed, sha256-verified while streaming, resumable, retried, cached.
 
-`Fetcher.fetch(url, filename=..., sha256=...)` returns a path in the content-addressed cache.
+`Fetcher.fetch(url, filename=..., sha256=...)` returns a path in the content-addressed cache;
+`planned_downloader(...)` wraps one for `execute` (`PlannedFile -> Path`). Requests, redirects
+and retries go through `wheelmagic.index.http`'s one loop (`send_following`, `retrying`).
 A file is used only after its hash matched (or, when the index gave no hash, after we hashed
 it and said so). Interrupted downloads keep `tmp/<key>.part` and continue with
 `Range: bytes=N-` (checked against `Content-Range`; a 200 restarts from zero). Connection
-errors and 5xx are retried with bounded exponential backoff; 4xx are final.
+errors, 5xx and 429 are retried with bounded exponential backoff; other 4xx are final.
 
 Parallel range requests (`parallel=N`) split a large file over N connections. On loopback
 they were not faster than one stream that hashes as it goes (see benchmarks/bench_download.py
@@ -24,23 +26,30 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-from urllib.parse import urljoin, urlsplit
+from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 import httpx
 
 from wheelmagic.errors import DownloadError, IndexError_
-from wheelmagic.index.http import Credentials, file_url_path, make_client
-from wheelmagic.index.urls import check_redirect, check_transport, redact, safe_filename
+from wheelmagic.index.http import (
+    Credentials,
+    Retryable,
+    file_url_path,
+    make_client,
+    retrying,
+    send_following,
+)
+from wheelmagic.index.urls import check_transport, redact, safe_filename
 from wheelmagic.install.cache import WheelCache
 from wheelmagic.install.progress import ProgressCallback, Throttle
 
+if TYPE_CHECKING:
+    from wheelmagic.index.sources import IndexConfig
+    from wheelmagic.install.plan import PlannedFile
+
 CHUNK = 1 << 20
 PARALLEL_MIN_BYTES = 64 << 20
-
-
-class _Retry(Exception):
-    """A transient failure: try again (resuming from what we have)."""
 
 
 @dataclass
@@ -180,46 +189,46 @@ class Fetcher:
     def _download(
         self, url: str, part: Path, name: str, size: int | None, what: str, index_url: str | None
     ) -> str:
-        attempt = 0
-        last_error = ""
-        while True:
-            try:
-                if self.parallel > 1 and not part.exists():
-                    done = self._try_parallel(url, part, name, size, what, index_url)
-                    if done is not None:
-                        return done
-                return self._attempt(url, part, name, size, what, index_url)
-            except (_Retry, httpx.TransportError) as err:
-                last_error = str(err) or type(err).__name__
-                attempt += 1
-                if attempt > self.retries:
-                    have = part.stat().st_size if part.exists() else 0
-                    raise DownloadError(
-                        f"{what}: downloading {name} from {redact(url)} failed after "
-                        f"{attempt} attempts: {redact(last_error)}",
-                        hint=f"{have} bytes are kept; run the command again to resume, and "
-                        "check the network or proxy (HTTPS_PROXY)",
-                    ) from None
-                self.sleep(min(self.max_backoff, self.backoff * 2 ** (attempt - 1)))
+        def once() -> str:
+            if self.parallel > 1 and not part.exists():
+                done = self._try_parallel(url, part, name, size, what, index_url)
+                if done is not None:
+                    return done
+            return self._attempt(url, part, name, size, what, index_url)
 
-    def _open(self, url: str, headers: dict[str, str]) -> tuple[str, httpx.Response]:
-        """Send a streaming GET, following checked redirects; the caller closes it."""
-        current = url
-        for _ in range(10):
-            req = self.client.build_request("GET", current, headers=headers)
-            auth = self.credentials.auth_for(current)
-            resp = self.client.send(req, stream=True, auth=auth)
-            if resp.status_code in (301, 302, 303, 307, 308) and "location" in resp.headers:
-                resp.close()
-                target = urljoin(current, resp.headers["location"])
-                try:
-                    check_redirect(current, target, self.trusted_hosts)
-                except IndexError_ as err:
-                    raise DownloadError(err.message, hint=err.hint) from None
-                current = target
-                continue
-            return current, resp
-        raise DownloadError(f"too many redirects downloading {redact(url)}", hint="check the index")
+        def give_up(attempts: int, err: BaseException) -> DownloadError:
+            have = part.stat().st_size if part.exists() else 0
+            return DownloadError(
+                f"{what}: downloading {name} from {redact(url)} failed after "
+                f"{attempts} attempts: {redact(str(err) or type(err).__name__)}",
+                hint=f"{have} bytes are kept; run the command again to resume, and "
+                "check the network or proxy (HTTPS_PROXY)",
+            )
+
+        return retrying(
+            once,
+            retries=self.retries,
+            backoff=self.backoff,
+            max_backoff=self.max_backoff,
+            sleep=self.sleep,
+            give_up=give_up,
+        )
+
+    def _open(self, url: str, headers: dict[str, str]) -> httpx.Response:
+        """A streamed GET through `wheelmagic.index.http.send_following`; the caller closes it.
+
+        A refused redirect becomes a `DownloadError` (the download failed, nothing installed).
+        """
+        try:
+            return send_following(
+                self.client,
+                url,
+                headers=headers,
+                trusted_hosts=self.trusted_hosts,
+                credentials=self.credentials,
+            )
+        except IndexError_ as err:
+            raise DownloadError(err.message, hint=err.hint) from None
 
     def _status_error(
         self, resp: httpx.Response, url: str, name: str, what: str, index_url: str | None
@@ -255,17 +264,17 @@ class Fetcher:
             validator = meta.get("etag") or meta.get("last_modified")
             if validator:
                 headers["If-Range"] = validator
-        _final, resp = self._open(url, headers)
+        resp = self._open(url, headers)
         try:
             status = resp.status_code
             if status >= 500 or status == 429:
-                raise _Retry(f"HTTP {status}")
+                raise Retryable(f"HTTP {status}")
             if status == 416 and offset:
                 total = _content_range_total(resp.headers.get("content-range", ""))
                 if total == offset:
                     return _hash_file(part)  # we already have all of it
                 part.unlink()
-                raise _Retry("the server could not resume; starting again")
+                raise Retryable("the server could not resume; starting again")
             if status not in (200, 206):
                 raise self._status_error(resp, url, name, what, index_url)
             h = hashlib.sha256()
@@ -274,7 +283,7 @@ class Fetcher:
                 if start != offset:
                     resp.close()
                     part.unlink(missing_ok=True)
-                    raise _Retry("the server resumed at the wrong offset; starting again")
+                    raise Retryable("the server resumed at the wrong offset; starting again")
                 _hash_into(part, h)
                 mode = "ab"
             else:
@@ -292,7 +301,7 @@ class Fetcher:
                 fh.flush()
             have = part.stat().st_size
             if expected_total is not None and have < expected_total:
-                raise _Retry(f"the connection ended after {have} of {expected_total} bytes")
+                raise Retryable(f"the connection ended after {have} of {expected_total} bytes")
             if expected_total is not None and have > expected_total:
                 part.unlink()
                 raise DownloadError(
@@ -309,7 +318,7 @@ class Fetcher:
         self, url: str, part: Path, name: str, size: int | None, what: str, index_url: str | None
     ) -> str | None:
         """Split a large file over `parallel` range requests; None when not worth it."""
-        _final, resp = self._open(url, {"Range": "bytes=0-0", "Accept-Encoding": "identity"})
+        resp = self._open(url, {"Range": "bytes=0-0", "Accept-Encoding": "identity"})
         try:
             if resp.status_code != 206:
                 return None
@@ -328,12 +337,10 @@ class Fetcher:
 
         def segment(b: tuple[int, int]) -> None:
             pos = b[0]
-            _f, r = self._open(
-                url, {"Range": f"bytes={b[0]}-{b[1]}", "Accept-Encoding": "identity"}
-            )
+            r = self._open(url, {"Range": f"bytes={b[0]}-{b[1]}", "Accept-Encoding": "identity"})
             try:
                 if r.status_code != 206:
-                    raise _Retry(f"HTTP {r.status_code} for a range request")
+                    raise Retryable(f"HTTP {r.status_code} for a range request")
                 for chunk in r.iter_raw():
                     os.pwrite(fd, chunk, pos)
                     pos += len(chunk)
@@ -342,7 +349,7 @@ class Fetcher:
             finally:
                 r.close()
             if pos != b[1] + 1:
-                raise _Retry("a range ended early")
+                raise Retryable("a range ended early")
 
         try:
             with ThreadPoolExecutor(max_workers=n) as pool:
@@ -376,7 +383,7 @@ def _content_range_total(value: str) -> int | None:
     return int(total) if total.isdigit() else None
 
 
-def _hash_into(path: Path, h: Any) -> None:
+def _hash_into(path: Path, h: hashlib._Hash) -> None:
     with open(path, "rb") as fh:
         while block := fh.read(CHUNK):
             h.update(block)
@@ -404,6 +411,42 @@ def _load_meta(part: Path) -> dict[str, str]:
         return {k: v for k, v in data.items() if isinstance(v, str)}
     except (OSError, ValueError, AttributeError):
         return {}
+
+
+#: fetch one planned file into the cache, verified; return its path
+Downloader = Callable[["PlannedFile"], Path]
+
+
+def planned_downloader(
+    cache_dir: Path | str | None = None,
+    indexes: IndexConfig | None = None,
+    progress: ProgressCallback | None = None,
+) -> Downloader:
+    """The downloader `wheelmagic.install.execute` uses: `PlannedFile -> verified cached path`.
+
+    `indexes` gives trusted hosts, the CA bundle and the credentials of the index URLs
+    (applied to files on the same hosts).
+    """
+    urls = [*indexes.index_urls, *indexes.find_links] if indexes is not None else []
+    fetcher = Fetcher(
+        WheelCache(cache_dir),
+        client=make_client(indexes.cert if indexes is not None else None, timeout=60.0),
+        trusted_hosts=indexes.trusted_hosts if indexes is not None else (),
+        credentials=Credentials(urls),
+        progress=progress,
+    )
+
+    def download(planned: PlannedFile) -> Path:
+        return fetcher.fetch(
+            planned.url,
+            filename=planned.filename,
+            sha256=planned.sha256,
+            size=planned.size,
+            package=f"{planned.name} {planned.version}",
+            index_url=planned.index_url,
+        ).path
+
+    return download
 
 
 def copy_out(result: FetchResult, dest_dir: Path) -> Path:

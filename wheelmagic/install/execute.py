@@ -2,7 +2,7 @@
 
 Order matters for safety. Every download, hash check and staging step happens *before* the
 environment is touched; only then is the environment locked, the files of the builds being
-replaced linked aside (`envlock.Backup`), and the installer run. If the installer fails or is
+replaced linked aside (`lock.Backup`), and the installer run. If the installer fails or is
 interrupted, the old files are put back, so the previously installed torch still imports; the
 error says which package, index and file were involved and what to do next.
 
@@ -23,10 +23,10 @@ from typing import TYPE_CHECKING, Any
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
+from wheelmagic import _fs
 from wheelmagic.errors import DownloadError, InstallError, WheelmagicError
 from wheelmagic.install.backends import (
     Backend,
-    IndexSettings,
     InstallRequest,
     choose_backend,
 )
@@ -34,13 +34,13 @@ from wheelmagic.install.lock import Backup, InstalledDist, environment_lock, ins
 from wheelmagic.install.stage import StagedWheel, check_variant, stage_wheel
 
 if TYPE_CHECKING:
+    from wheelmagic.index.client import IndexClient
+    from wheelmagic.index.sources import IndexConfig
+    from wheelmagic.install.download import Downloader
     from wheelmagic.install.plan import Plan, PlannedFile
+    from wheelmagic.install.progress import ProgressCallback
 
 Log = Callable[[str], None]
-
-
-#: fetch one planned file into the cache, verified; return its path
-Downloader = Callable[["PlannedFile"], Path]
 
 
 @dataclass(frozen=True)
@@ -138,26 +138,16 @@ class ExecuteResult:
         }
 
 
-def default_cache_dir() -> Path:
-    """`WHEELMAGIC_CACHE_DIR`, else the user cache directory."""
-    env = os.environ.get("WHEELMAGIC_CACHE_DIR")
-    if env:
-        return Path(env)
-    from platformdirs import user_cache_dir
-
-    return Path(user_cache_dir("wheelmagic"))
-
-
 def execute(
     plan: Plan,
     *,
-    indexes: IndexSettings | None = None,
+    indexes: IndexConfig | None = None,
     cache_dir: Path | None = None,
     backend: str | Backend | None = "auto",
     pre: bool = False,
-    source: Any = None,
+    source: IndexClient | None = None,
     download: Downloader | None = None,
-    progress: Callable[[Any], None] | None = None,
+    progress: ProgressCallback | None = None,
     log: Log | None = None,
     installer_output: Log | None = None,
     lock_timeout: float | None = None,
@@ -166,24 +156,28 @@ def execute(
     """Install `plan.packages` into `plan.interpreter`; returns what changed.
 
     `indexes` (an `IndexConfig`; default: `source.config` of the `IndexClient` planned with) is
-    handed to the installer for the dependencies; `download`
-    defaults to `wheelmagic.install` with `progress` as its callback; `log` gets one line per
-    step (and the lock-wait message); `installer_output` gets pip's/uv's lines as they come.
+    handed to the installer for the dependencies; `download` defaults to
+    `wheelmagic.install.download.planned_downloader` with `progress` as its callback; `log`
+    gets one line per step (and the lock-wait message); `installer_output` gets pip's/uv's
+    lines as they come.
     Raises `DownloadError` (nothing touched), `InstallError` (environment restored).
     """
     start = time.perf_counter()
-    cache = cache_dir or default_cache_dir()
+    cache = cache_dir or _fs.cache_dir()
     result = ExecuteResult()
     if plan.nothing_to_do:
         return result
     say = log or (lambda _msg: None)
     if indexes is None and source is not None:
-        indexes = getattr(source, "config", None)
-    fetch = download or _fetcher(cache, indexes, progress)
+        indexes = source.config
+    if download is None:
+        from wheelmagic.install.download import planned_downloader
+
+        download = planned_downloader(cache, indexes, progress)
 
     # 1. download + verify + stage: nothing in the environment changes yet
     for planned in plan.packages:
-        path = _download_one(fetch, planned)
+        path = _download_one(download, planned)
         result.staged.append(_stage_one(planned, path, cache))
     say("downloaded and verified " + ", ".join(s.source.name for s in result.staged))
 
@@ -239,15 +233,6 @@ def execute(
 
 # ---------------------------------------------------------------------------------------------
 # steps
-
-
-def _fetcher(
-    cache: Path, indexes: IndexSettings | None, progress: Callable[[Any], None] | None
-) -> Downloader:
-    """The default downloader: `wheelmagic.install` (hash check, resume, cache, progress)."""
-    from wheelmagic import install as fetch_mod
-
-    return fetch_mod.planned_downloader(cache_dir=cache, indexes=indexes, progress=progress)
 
 
 def _download_one(fetch: Downloader, planned: PlannedFile) -> Path:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import NormalizedName, canonicalize_name
@@ -33,20 +33,9 @@ from wheelmagic.variants.selection import (
 )
 
 if TYPE_CHECKING:
+    from wheelmagic.index.client import IndexClient
     from wheelmagic.interpreter import Interpreter
     from wheelmagic.platform import Platform
-
-
-class ProjectFilesLike(Protocol):
-    candidates: Sequence[Candidate]
-    variants: Mapping[Version, VariantsMetadata]
-    notes: Sequence[str]
-
-
-class CandidateSource(Protocol):
-    """What `make_plan` needs from the index layer (`wheelmagic.index.IndexClient`)."""
-
-    def project(self, name: str) -> ProjectFilesLike: ...
 
 
 @dataclass(frozen=True)
@@ -149,7 +138,7 @@ def make_plan(
     *,
     platform: Platform,
     interpreter: Interpreter,
-    source: CandidateSource,
+    source: IndexClient,
     supported: SupportedProperties | None = None,
     variant_label: str | None = None,
     prereleases: bool | None = None,
@@ -178,7 +167,7 @@ def make_plan(
         files = source.project(name)
         candidates[name] = files.candidates
         variants[name] = files.variants
-        errors = list(getattr(files, "errors", ()) or ())
+        errors = list(files.errors)
         warnings.extend(_prefixed(name, e) for e in errors)
         reasons.extend(_prefixed(name, note) for note in files.notes if note not in errors)
     target = Target(
