@@ -1,7 +1,8 @@
 """`wheelmagic` command line: a thin dispatcher over the commands in `wheelmagic.commands`.
 
 Each subcommand lives in its own module with `register(subparsers)` and `run(args) -> int`;
-modules are imported only when their command runs, so `wheelmagic detect` stays fast.
+each turns its arguments into `wheelmagic.options.Options` and calls `wheelmagic.app`. The
+commands import nothing from here (the shared option table is `wheelmagic.options`).
 """
 
 from __future__ import annotations
@@ -25,22 +26,6 @@ COMMANDS: dict[str, str] = {
     "enable": "enable",
     "disable": "enable",
 }
-
-
-def add_platform_options(parser: argparse.ArgumentParser) -> None:
-    """Options every command shares: which machine facts and which interpreter."""
-    parser.add_argument(
-        "--platform",
-        metavar="FILE",
-        help="read the platform snapshot from FILE (as printed by `wheelmagic detect --json`) "
-        "instead of probing; WHEELMAGIC_PLATFORM does the same",
-    )
-    parser.add_argument(
-        "--python",
-        metavar="PATH",
-        help="target interpreter (its tags and installed packages); default: this one",
-    )
-    parser.add_argument("--json", action="store_true", help="print machine-readable JSON")
 
 
 def build_parser() -> argparse.ArgumentParser:

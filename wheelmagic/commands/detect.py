@@ -9,28 +9,31 @@ from typing import Any
 
 
 def register(subparsers: Any) -> None:
-    from wheelmagic.cli import add_platform_options
+    from wheelmagic.options import add_target_arguments
 
     parser = subparsers.add_parser(
         "detect",
         help="show the detected platform and the variant properties it supports",
         description=__doc__,
     )
-    add_platform_options(parser)
+    add_target_arguments(parser)
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     import json
 
-    from wheelmagic.platform import current_platform
-    from wheelmagic.providers import explain, supported_properties
+    from wheelmagic.app import Session
+    from wheelmagic.options import target_from_arguments
+    from wheelmagic.providers import explain
+    from wheelmagic.ui.format import platform_summary
 
-    platform = current_platform(getattr(args, "platform", None))
-    if getattr(args, "json", False):
+    session = Session(target_from_arguments(args))
+    platform = session.detect()
+    if args.json:
         print(json.dumps(platform.to_json(), indent=2))
         return 0
-    print(f"platform: {platform.summary()}")
+    print(f"platform: {platform_summary(platform)}")
     for line in explain(platform):
         print(f"  {line}")
     if platform.sources:
@@ -38,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
         width = max(len(k) for k in platform.sources)
         for key, text in platform.sources.items():
             print(f"  {key.ljust(width)}  {text}")
-    supported = supported_properties(platform)
+    supported = session.supported
     print("supported variant properties (best first):")
     if not supported:
         print("  none: only the null variant and non-variant wheels fit")

@@ -8,9 +8,7 @@ against the platform snapshot and prints the verdict. Exit status: 0 fits, 1 sub
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
-import os
 import sys
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, TextIO
@@ -18,11 +16,12 @@ from typing import TYPE_CHECKING, Any, TextIO
 if TYPE_CHECKING:
     from wheelmagic.installed import InstalledBuild
     from wheelmagic.interpreter import Interpreter
+    from wheelmagic.platform.model import Platform
     from wheelmagic.pytorch.diagnose import Diagnosis
 
 
 def register(subparsers: Any) -> None:
-    from wheelmagic.cli import add_platform_options
+    from wheelmagic.options import add_target_arguments
 
     parser = subparsers.add_parser(
         "doctor",
@@ -37,23 +36,14 @@ def register(subparsers: Any) -> None:
         metavar="PACKAGE",
         help="packages to check (default: torch torchvision torchaudio)",
     )
-    add_platform_options(parser)
+    add_target_arguments(parser)
     parser.set_defaults(func=run)
-
-
-def _platform_json(platform: object) -> Any:
-    to_json = getattr(platform, "to_json", None)
-    if callable(to_json):
-        return to_json()
-    if dataclasses.is_dataclass(platform) and not isinstance(platform, type):
-        return dataclasses.asdict(platform)
-    return platform if isinstance(platform, dict) else repr(platform)
 
 
 def report_json(
     diagnosis: Diagnosis,
     installed: Mapping[str, InstalledBuild],
-    platform: object,
+    platform: Platform,
     interpreter: Interpreter,
 ) -> dict[str, Any]:
     """The `--json` document: the verdict first, then what it was judged on."""
@@ -62,7 +52,7 @@ def report_json(
         "status": out.pop("status"),
         "python": interpreter.to_json(),
         "installed": {name: b.to_json() for name, b in installed.items()},
-        "platform": _platform_json(platform),
+        "platform": platform.to_json(),
         **out,
     }
 
@@ -104,28 +94,25 @@ def report_text(
 def run(args: argparse.Namespace) -> int:
     from packaging.utils import canonicalize_name
 
-    from wheelmagic.installed import DEFAULT_PACKAGES, read_installed
-    from wheelmagic.interpreter import inspect_interpreter
-    from wheelmagic.platform import current_platform
-    from wheelmagic.providers import supported_properties
-    from wheelmagic.pytorch.diagnose import EXIT_CODES, describe_platform, diagnose
+    from wheelmagic.app import Session
+    from wheelmagic.installed import DEFAULT_PACKAGES
+    from wheelmagic.options import target_from_arguments
+    from wheelmagic.pytorch.diagnose import EXIT_CODES, describe_platform
 
     names: list[str] = [canonicalize_name(n) for n in (args.packages or DEFAULT_PACKAGES)]
-    interpreter = inspect_interpreter(args.python)
-    platform = current_platform(args.platform, os.environ)
-    supported = supported_properties(platform)
-    installed = read_installed(interpreter, names)
-    diagnosis = diagnose(installed, platform, supported, where=interpreter.executable)
+    session = Session(target_from_arguments(args))
+    checkup = session.doctor(names)
+    diagnosis, installed, platform = checkup.diagnosis, checkup.installed, checkup.platform
     if args.json:
-        doc = report_json(diagnosis, installed, platform, interpreter)
+        doc = report_json(diagnosis, installed, platform, session.interpreter)
         json.dump(doc, sys.stdout, indent=2, default=str)
         sys.stdout.write("\n")
     else:
         report_text(
             diagnosis,
             installed,
-            describe_platform(platform, supported),
-            interpreter,
+            describe_platform(platform, session.supported),
+            session.interpreter,
             names,
             sys.stdout,
         )

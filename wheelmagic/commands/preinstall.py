@@ -20,10 +20,10 @@ HELP = "install the fitting build only if needed (idempotent; for start-up scrip
 
 
 def register(sub: Any) -> None:
-    from wheelmagic.commands.install import add_install_options
+    from wheelmagic.options import add_install_arguments
 
     p = sub.add_parser("preinstall", help=HELP, description=HELP)
-    add_install_options(p)
+    add_install_arguments(p)
     p.add_argument("--quiet", "-q", action="store_true", help="print nothing unless it fails")
     p.add_argument(
         "--verbose",
@@ -34,109 +34,51 @@ def register(sub: Any) -> None:
     p.set_defaults(func=run)
 
 
-def already_fits(args: argparse.Namespace) -> tuple[bool, str]:
-    """(fits, why), read from disk only: platform probe, installed metadata, doctor."""
-    from packaging.requirements import Requirement
-    from packaging.utils import canonicalize_name
-
-    from wheelmagic.install.plan import parse_requirements
-    from wheelmagic.installed import DEFAULT_PACKAGES, read_installed
-    from wheelmagic.interpreter import inspect_interpreter
-    from wheelmagic.platform import current_platform
-    from wheelmagic.providers import supported_properties
-    from wheelmagic.pytorch.diagnose import diagnose
-
-    if args.reinstall or args.variant:
-        return False, "reinstall requested" if args.reinstall else f"variant {args.variant} asked"
-    reqs: list[Requirement] = parse_requirements(args.requirements)
-    interpreter = inspect_interpreter(args.python)
-    names = list(dict.fromkeys([*DEFAULT_PACKAGES, *(r.name for r in reqs)]))
-    builds = read_installed(interpreter, names)
-    others = None
-    for req in reqs:
-        if req.marker is not None and not req.marker.evaluate(dict(interpreter.marker_env)):
-            continue
-        build = builds.get(canonicalize_name(req.name))
-        if build is not None:
-            version, shown = build.full_version, build.describe()
-        else:  # not a PyTorch package: its dist-info is all we need
-            from packaging.version import InvalidVersion, Version
-
-            from wheelmagic.install.lock import installed_dists
-
-            others = others if others is not None else installed_dists(interpreter.search_path)
-            dist = others.get(canonicalize_name(req.name))
-            if dist is None:
-                return False, f"{req.name} is not installed"
-            try:
-                version, shown = Version(dist.version), f"{dist.name} {dist.version}"
-            except InvalidVersion:
-                return False, f"{dist.name} has an unreadable version {dist.version!r}"
-        if not req.specifier.contains(version, prereleases=True):
-            return False, f"{shown} does not satisfy {req}"
-    platform = current_platform(platform_file=args.platform)
-    diagnosis = diagnose(builds, platform, supported_properties(platform))
-    if diagnosis.status != "fits":
-        return False, "; ".join(diagnosis.reasons) or diagnosis.status
-    shown = ", ".join(
-        builds[canonicalize_name(r.name)].describe()
-        for r in reqs
-        if canonicalize_name(r.name) in builds
-    )
-    return True, f"{shown} already fits this machine"
-
-
 def run(args: argparse.Namespace) -> int:
-    start = time.perf_counter()
-    fits, why = already_fits(args)
-    if fits:
-        _summary(args, {"status": "fits", "changed": [], "message": why}, start)
-        return 0
-    from wheelmagic.commands.install import make_plan_for
-    from wheelmagic.install.execute import execute
-    from wheelmagic.ui.render import TextRenderer
+    from wheelmagic.app import Session
+    from wheelmagic.options import from_arguments
 
-    verbose = args.verbose and not args.json
-    renderer = TextRenderer(out=sys.stderr)
-    plan, indexes, client = make_plan_for(args)
-    try:
-        if args.dry_run or plan.nothing_to_do:
-            msg = (plan.summary() + " (dry run)") if args.dry_run else plan.summary()
+    start = time.perf_counter()
+    options = from_arguments(args)
+    with Session(options) as session:
+        check = session.check_fits(args.requirements)
+        if check.fits:
+            _summary(args, {"status": "fits", "changed": [], "message": check.why}, start)
+            return 0
+        from wheelmagic.ui.text import TextRenderer
+
+        verbose = args.verbose and not args.json
+        renderer = TextRenderer(out=sys.stderr)
+        plan = session.plan(args.requirements)
+        if options.dry_run or plan.nothing_to_do:
+            msg = (plan.summary() + " (dry run)") if options.dry_run else plan.summary()
             _summary(
                 args,
                 {
-                    "status": "planned" if args.dry_run else "fits",
+                    "status": "planned" if options.dry_run else "fits",
                     "changed": [],
                     "message": msg,
-                    "reason": why,
+                    "reason": check.why,
                     "plan": plan.to_json(),
                 },
                 start,
             )
             return 0
         if verbose:
-            renderer.plan(plan, explain=args.explain)
-        result = execute(
+            renderer.plan(plan, explain=options.explain)
+        result = session.install(
             plan,
-            indexes=indexes,
-            source=client,
-            backend=args.backend,
-            pre=args.pre,
             progress=renderer.progress if verbose else None,
             log=(lambda m: renderer.message(f"wheelmagic: {m}")) if verbose else None,
             installer_output=(lambda line: print(line, file=sys.stderr)) if verbose else None,
         )
-    finally:
-        close = getattr(client, "close", None)
-        if callable(close):
-            close()
     _summary(
         args,
         {
             "status": "installed",
             "changed": [c.to_json() for c in result.changed],
             "message": result.summary(),
-            "reason": why,
+            "reason": check.why,
             "backend": result.backend,
         },
         start,
