@@ -1,16 +1,10 @@
-"""What a running kernel needs around an install: does it need a restart, and what to say after one.
+"""The note handed across a kernel restart.
 
-Kept free of IPython and of anything heavy: the extension imports this module at load time
-(only to look for a pending post-restart record), and the import hook may call it from inside
-an import.
-
-* `imported_modules(changed)` maps changed distributions to their top-level modules through
-  each distribution's own ``top_level.txt`` or ``RECORD`` (one directory read per
-  distribution) rather than `importlib.metadata.packages_distributions()`, which reads every
-  installed distribution and takes seconds in a big environment.
-* `write_record` / `take_record` hand a note across a restart: the kernel that restarts
-  writes it, the next kernel (or the re-exec'd terminal IPython) reads and deletes it when the
-  extension loads, and prints one confirmation line.
+`write_record` / `take_record`: the kernel that restarts writes it, the next kernel (or the
+re-exec'd terminal IPython) reads and deletes it when the extension loads, and prints one
+confirmation line (`wheelmagic.kernel.restart`). Kept free of IPython and of anything heavy:
+the extension imports this module at load time to look for a pending record. Whether a
+restart is needed at all is decided in one place, `wheelmagic.app.restart_needed`.
 """
 
 from __future__ import annotations
@@ -21,7 +15,7 @@ import os
 import sys
 import time
 import zlib
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -33,128 +27,11 @@ RECORD_TTL = 3600.0
 __all__ = [
     "RECORD_TTL",
     "RestartRecord",
-    "doctor_facts",
-    "imported_modules",
     "kernel_key",
     "record_path",
     "take_record",
-    "top_level_modules",
     "write_record",
 ]
-
-
-# -- distributions -> modules ---------------------------------------------------------------
-
-
-def _normalize(name: str) -> str:
-    return name.replace("-", "_").replace(".", "_").lower()
-
-
-def _find_distribution(name: str, path: list[str] | None = None) -> Any:
-    """The distribution called `name` on `path` (default `sys.path`), or None."""
-    from importlib.metadata import distributions
-
-    wanted = _normalize(name)
-    kwargs: dict[str, Any] = {"name": name}
-    if path is not None:
-        kwargs["path"] = path
-    for dist in distributions(**kwargs):
-        return dist
-    # `name=` matches the normalized spelling on 3.10+, but be tolerant of odd metadata.
-    kwargs.pop("name")
-    for dist in distributions(**kwargs):  # pragma: no cover - only for odd names
-        if _normalize(str(dist.metadata["Name"] or "")) == wanted:
-            return dist
-    return None
-
-
-def _modules_from_record(files: Iterable[Any]) -> set[str]:
-    """Top-level importable names from a RECORD file list (paths relative to site-packages)."""
-    out: set[str] = set()
-    for f in files:
-        parts = Path(str(f)).parts
-        if not parts or parts[0] in ("..", "__pycache__") or parts[0].startswith("/"):
-            continue
-        head = parts[0]
-        if head.endswith((".dist-info", ".data", ".egg-info")):
-            continue
-        if len(parts) == 1:
-            if head.endswith(".py"):
-                out.add(head[:-3])
-            elif head.endswith((".so", ".pyd")):
-                out.add(head.split(".", 1)[0])
-            elif head.endswith(".pth"):
-                continue
-            continue
-        if head.isidentifier():
-            out.add(head)
-    return out
-
-
-def top_level_modules(name: str, path: list[str] | None = None) -> set[str]:
-    """The top-level modules distribution `name` provides, without importing it.
-
-    Reads ``top_level.txt`` when the wheel has one, otherwise the ``RECORD``; a distribution
-    that cannot be found (it was just removed, say) falls back to its own name.
-    """
-    dist = None
-    with contextlib.suppress(Exception):
-        dist = _find_distribution(name, path)
-    if dist is None:
-        return {_normalize(name)}
-    text = None
-    with contextlib.suppress(Exception):
-        text = dist.read_text("top_level.txt")
-    if text:
-        mods = {line.strip() for line in text.splitlines() if line.strip()}
-        mods = {m.split("/", 1)[0] for m in mods}
-        if mods:
-            return mods
-    files = None
-    with contextlib.suppress(Exception):
-        files = dist.files
-    mods = _modules_from_record(files or [])
-    return mods or {_normalize(name)}
-
-
-def imported_modules(
-    changed: Iterable[str],
-    *,
-    modules: Collection[str] | Mapping[str, Any] | None = None,
-    path: list[str] | None = None,
-) -> dict[str, list[str]]:
-    """For each changed distribution, its top-level modules already imported in this process.
-
-    Only distributions with at least one imported module appear in the result: an empty
-    result means the install can be used without a restart. A top-level name is enough to
-    look for, because importing ``a.b`` always imports ``a`` first.
-    """
-    loaded = sys.modules if modules is None else modules
-    out: dict[str, list[str]] = {}
-    for name in changed:
-        hits = sorted(m for m in top_level_modules(name, path) if m in loaded)
-        if hits:
-            out[name] = hits
-    return out
-
-
-# -- the doctor, for the kernel's own interpreter ---------------------------------------------
-
-
-def doctor_facts(platform_file: str | None = None) -> tuple[Any, Any, Any]:
-    """(platform, installed builds, diagnosis) for this kernel's interpreter; offline.
-
-    Imports the probing layers on call, never at extension load.
-    """
-    from wheelmagic.installed import read_installed
-    from wheelmagic.platform import current_platform
-    from wheelmagic.providers import supported_properties
-    from wheelmagic.pytorch.diagnose import diagnose
-
-    platform = current_platform(platform_file=platform_file)
-    installed = read_installed(sys.path)
-    diagnosis = diagnose(installed, platform, supported_properties(platform))
-    return platform, installed, diagnosis
 
 
 # -- the record handed across a restart ------------------------------------------------------

@@ -19,9 +19,12 @@ import sys
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from wheelmagic.kernel import RestartRecord, take_record, write_record
+
+if TYPE_CHECKING:
+    from wheelmagic.pytorch.diagnose import Diagnosis
 
 ENV_RESTART = "WHEELMAGIC_RESTART"
 RESTART_MODES = ("auto", "shutdown", "manual")
@@ -249,12 +252,12 @@ def confirmation_line(record: RestartRecord) -> str:
     described: dict[str, str] = {}
     verdict = ""
     try:
-        from wheelmagic.kernel import doctor_facts
+        from wheelmagic.app import Session
 
-        _, installed, diagnosis = doctor_facts()
-        for name, build in dict(installed).items():
-            described[str(name)] = str(build.describe())
-        verdict = _verdict(diagnosis)
+        checkup = Session().doctor()
+        for name, build in checkup.installed.items():
+            described[name] = build.describe()
+        verdict = _verdict(checkup.diagnosis)
     except Exception:  # no verdict is better than no confirmation
         pass
     from importlib.metadata import PackageNotFoundError, version
@@ -272,17 +275,14 @@ def confirmation_line(record: RestartRecord) -> str:
     return f"{line}; {verdict}" if verdict else line
 
 
-def _verdict(diagnosis: Any) -> str:
+def _verdict(diagnosis: Diagnosis) -> str:
     """The doctor's verdict on the installed torch, in a few words."""
-    status = str(getattr(diagnosis, "status", "") or "")
-    if status == "fits":
+    if diagnosis.status == "fits":
         return "it fits this machine"
-    if not status:
-        return ""
-    reasons = list(getattr(diagnosis, "reasons", []) or [])
-    fix = getattr(diagnosis, "fix_magic", None)
-    text = f"doctor says {status}" + (f": {reasons[0]}" if reasons else "")
-    return text + (f" (fix: {fix})" if fix else "")
+    text = f"doctor says {diagnosis.status}"
+    if diagnosis.reasons:
+        text += f": {diagnosis.reasons[0]}"
+    return text + (f" (fix: {diagnosis.fix.magic()})" if diagnosis.fix else "")
 
 
 def confirm_after_restart(ip: Any = None) -> RestartRecord | None:
