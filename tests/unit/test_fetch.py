@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import io
 import os
 import threading
 from collections.abc import Iterator
@@ -16,7 +15,7 @@ from support.server import Fault, Server, random_file, serve_directory
 from wheelmagic.errors import DownloadError
 from wheelmagic.install.cache import WheelCache, parse_size
 from wheelmagic.install.download import Fetcher, planned_downloader
-from wheelmagic.install.progress import NullProgress, ProgressEvent, TerminalProgress, Throttle
+from wheelmagic.install.progress import NullProgress, ProgressEvent, Throttle
 
 NAME = "demo-1.0-py3-none-any.whl"
 SIZE = 3 * 1024 * 1024 + 17
@@ -271,9 +270,4 @@ def test_progress_throttle_and_renderers() -> None:
         t.update(10)
     t.finish()
     assert len(events) == 2 and events[-1].finished and events[-1].done_bytes == 1000
-    out = io.StringIO()
-    TerminalProgress(out)(ProgressEvent("f.whl", 100, 50, 10.0, 5.0))
-    assert out.getvalue() == ""  # not a tty: only the final line
-    TerminalProgress(out)(ProgressEvent("f.whl", 100, 100, 10.0, 0.0, finished=True))
-    assert "f.whl" in out.getvalue() and "100%" in out.getvalue()
     NullProgress()(events[0])

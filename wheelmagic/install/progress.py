@@ -2,15 +2,14 @@
 
 `ProgressEvent`s go to any `Callable[[ProgressEvent], None]`. `Throttle` limits them to about
 10 a second (always delivering the final one), so a renderer never slows a download down.
+Drawing them is `wheelmagic.ui`'s job (`TextRenderer.progress`, `NotebookRenderer.progress`).
 """
 
 from __future__ import annotations
 
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TextIO
 
 
 @dataclass(frozen=True)
@@ -30,45 +29,6 @@ ProgressCallback = Callable[[ProgressEvent], None]
 class NullProgress:
     def __call__(self, event: ProgressEvent) -> None:
         pass
-
-
-def human_bytes(n: float) -> str:
-    for unit in ("B", "KB", "MB", "GB"):
-        if abs(n) < 1000 or unit == "GB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1000
-    return f"{n:.1f} GB"
-
-
-class TerminalProgress:
-    """A one-line bar on stderr redrawn with \\r when it is a terminal; else one final line."""
-
-    def __init__(self, stream: TextIO | None = None, width: int = 30) -> None:
-        self.stream = stream or sys.stderr
-        self.width = width
-        self.tty = bool(getattr(self.stream, "isatty", lambda: False)())
-
-    def __call__(self, event: ProgressEvent) -> None:
-        if not self.tty and not event.finished:
-            return
-        done = human_bytes(event.done_bytes)
-        rate = human_bytes(event.rate_bytes_per_s) + "/s"
-        if event.total_bytes:
-            frac = min(1.0, event.done_bytes / event.total_bytes)
-            bar = "#" * int(frac * self.width)
-            text = (
-                f"{event.filename} [{bar:<{self.width}}] {frac:4.0%} "
-                f"{done}/{human_bytes(event.total_bytes)} {rate}"
-            )
-            if event.eta_s is not None and not event.finished:
-                text += f" eta {event.eta_s:.0f}s"
-        else:
-            text = f"{event.filename} {done} {rate}"
-        if self.tty:
-            self.stream.write("\r" + text + ("\n" if event.finished else ""))
-        else:
-            self.stream.write(text + "\n")
-        self.stream.flush()
 
 
 class Throttle:
