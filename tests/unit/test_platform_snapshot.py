@@ -100,9 +100,3 @@ def test_current_platform_precedence(tmp_path: Path) -> None:
     assert current_platform(str(a), env={"WHEELMAGIC_PLATFORM": str(b)}).os == "linux"
     assert current_platform(None, env={"WHEELMAGIC_PLATFORM": str(b)}).os == "windows"
     assert current_platform(None, env={}).sources  # detect(): probed, with sources
-
-
-def test_summary() -> None:
-    p = load_platform(DATA / "nvidia-mixed-gtx1080ti-rtx5090-driver580.snapshot.json")
-    assert "GTX 1080 Ti (CC 6.1)" in p.summary() and "580.65.06" in p.summary()
-    assert "no GPU" in load_platform(DATA / "cpu-x86_64-v3.snapshot.json").summary()

@@ -166,41 +166,6 @@ class Platform:
         """Read a snapshot; raise `PlatformError` naming `source` and the bad key."""
         return _Reader(source).platform(data)
 
-    # -- human summaries (used by wheelmagic.ui.render) --------------------------------------------
-
-    def summary(self) -> str:
-        """One line: the accelerators found, else the CPU."""
-        parts: list[str] = []
-        if self.nvidia is not None:
-            nv = self.nvidia
-            gpus = ", ".join(
-                f"{g.name or 'GPU'} (CC {g.compute_capability or '?'})" for g in nv.gpus or ()
-            )
-            text = f"NVIDIA driver {nv.driver_version or '?'}"
-            if nv.cuda_driver_version:
-                text += f" (CUDA {nv.cuda_driver_version})"
-            if nv.gpus is not None:
-                text += f": {gpus or 'no visible GPU'}"
-            parts.append(text)
-        if self.amd is not None and self.amd.gfx:
-            text = f"AMD {', '.join(self.amd.gfx)}"
-            if self.amd.rocm_version:
-                text += f" (ROCm {self.amd.rocm_version})"
-            parts.append(text)
-        if self.intel is not None and self.intel.device_ip:
-            parts.append(f"Intel GPU (device IP {', '.join(self.intel.device_ip)})")
-        if self.apple is not None:
-            parts.append(f"Apple silicon macOS {self.apple.macos_version or '?'} (MPS)")
-        if not parts:
-            parts.append("no GPU found")
-        cpu = ""
-        if self.cpu is not None and self.cpu.x86_64_level:
-            cpu = f"x86-64-v{self.cpu.x86_64_level}"
-        elif self.cpu is not None and self.cpu.aarch64_version:
-            cpu = f"armv{self.cpu.aarch64_version}"
-        where = " ".join(x for x in (self.os, self.arch, cpu) if x)
-        return "; ".join(parts) + (f" [{where}]" if where else "")
-
 
 def _drop_none(d: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in d.items() if v is not None}
