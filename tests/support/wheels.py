@@ -26,7 +26,8 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 from packaging.version import Version
 
-from wheelmagic.install.stage import edit_metadata, record_hash, requires_dist, rewrite_wheel
+from wheelmagic.install.record import record_hash
+from wheelmagic.install.stage import edit_metadata, requires_dist, rewrite_wheel
 
 ROOT = Path(__file__).resolve().parents[2]
 REPACK_CACHE = ROOT / ".cache" / "repacked"

@@ -14,9 +14,10 @@ import pytest
 from packaging.requirements import Requirement
 from support.wheels import build_plain_wheel, build_wheel, repack, variant_requirement
 
+from wheelmagic.install.record import record_hash
 from wheelmagic.install.stage import (
+    StagingError,
     edit_metadata,
-    record_hash,
     requires_dist,
     rewrite_record,
     rewrite_wheel,
@@ -217,6 +218,28 @@ def test_rewrite_record_rehashes_and_renames() -> None:
     assert rows[1] == ["d-1.dist-info/METADATA", record_hash(b"new"), "3"]
     assert rows[2] == ["d-1.dist-info/v.json", record_hash(b"{}"), "2"]
     assert rows[3] == ["d-1.dist-info/RECORD", "", ""]
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [b"a/x.py,sha256=old\n", b"a/x.py,nohash=1,3\n", b"a/x.py,sha256=x,big\n", b"\xff,,\n"],
+)
+def test_rewrite_record_refuses_a_malformed_record(bad: bytes) -> None:
+    with pytest.raises(StagingError, match="d-1.dist-info/RECORD is malformed"):
+        rewrite_record(bad, record_path="d-1.dist-info/RECORD", contents={"x": b""})
+
+
+def test_record_paths_keep_going_past_a_bad_row() -> None:
+    from wheelmagic.install.record import read_record, record_paths, top_level_names
+
+    text = "a/x.py,sha256=q,3\n\nbroken\nb\\y.py,,\n../../bin/t,,\n"
+    assert record_paths(text) == ["a/x.py", "b/y.py", "../../bin/t"]
+    good = "a/x.py,sha256=q,3\nd-1.dist-info/RECORD,,\n"
+    assert [e.path for e in read_record(good)] == ["a/x.py", "d-1.dist-info/RECORD"]
+    assert top_level_names(
+        ["torch/__init__.py", "torch.libs/x.so", "six.py", "_C.cpython-311-x86_64.so", "x.pth"]
+        + ["t-1.dist-info/RECORD", "../../bin/t", "__pycache__/six.pyc", "t-1.data/x", "/abs"]
+    ) == ("torch", "six", "_C")
 
 
 def test_variant_requirement_forms() -> None:

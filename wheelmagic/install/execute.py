@@ -31,6 +31,7 @@ from wheelmagic.install.backends import (
     choose_backend,
 )
 from wheelmagic.install.lock import Backup, InstalledDist, environment_lock, installed_dists
+from wheelmagic.install.record import top_level_names
 from wheelmagic.install.stage import StagedWheel, check_variant, stage_wheel
 
 if TYPE_CHECKING:
@@ -341,17 +342,7 @@ def _modules(dist: InstalledDist | None) -> tuple[str, ...]:
             return tuple(dict.fromkeys(top))
     except OSError:
         pass
-    names: dict[str, None] = {}
-    for rel in dist.record_paths():
-        first = rel.replace("\\", "/").split("/", 1)[0]
-        if (
-            first in ("..", "")
-            or first.endswith((".dist-info", ".data", ".pth"))
-            or first == "__pycache__"
-        ):
-            continue
-        names[first[:-3] if first.endswith(".py") else first.split(".")[0]] = None
-    return tuple(names)
+    return top_level_names(dist.record_paths())
 
 
 def _write_log(cache: Path, lines: Sequence[str]) -> Path | None:

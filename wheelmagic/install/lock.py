@@ -16,7 +16,6 @@ between packages.
 from __future__ import annotations
 
 import contextlib
-import csv
 import hashlib
 import os
 import shutil
@@ -30,6 +29,7 @@ from filelock import FileLock, Timeout
 from packaging.utils import canonicalize_name
 
 from wheelmagic.errors import InstallError
+from wheelmagic.install.record import record_paths
 
 LOCK_NAME = ".wheelmagic.lock"
 ENV_LOCK_TIMEOUT = "WHEELMAGIC_LOCK_TIMEOUT"
@@ -138,12 +138,12 @@ class InstalledDist:
         return (st.st_ino, st.st_mtime_ns, st.st_size)
 
     def record_paths(self) -> list[str]:
-        """The paths its RECORD lists, relative to the site directory, as written."""
+        """The paths its RECORD lists, relative to the site directory (malformed rows skipped)."""
         try:
             text = (self.path / "RECORD").read_text(encoding="utf-8")
-        except OSError:
+        except (OSError, UnicodeDecodeError):
             return []
-        return [row[0] for row in csv.reader(text.splitlines()) if row and row[0]]
+        return record_paths(text)
 
     def files(self) -> list[str]:
         """Absolute paths (strings: torch lists 13,000 files) of what its RECORD lists."""

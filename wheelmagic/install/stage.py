@@ -15,11 +15,8 @@ the file is just copied under the new name. A staged file is reused on later run
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import copy
-import csv
-import hashlib
 import io
 import json
 import os
@@ -31,6 +28,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from wheelmagic.errors import VariantMetadataError, WheelmagicError
+from wheelmagic.install.record import (
+    InvalidRecordEntry,
+    RecordEntry,
+    entry_for,
+    read_record,
+    write_record,
+)
 from wheelmagic.variants.filename import parse_wheel_name
 from wheelmagic.variants.markers import VariantEnvironment, rewrite_requires_dist
 from wheelmagic.variants.metadata import parse_variants_json
@@ -47,7 +51,7 @@ class StagingError(WheelmagicError):
 
 
 # ---------------------------------------------------------------------------------------------
-# METADATA and RECORD text
+# METADATA and RECORD text (RECORD rows: `wheelmagic.install.record`)
 
 
 def split_metadata(text: str) -> tuple[list[str], str]:
@@ -109,12 +113,6 @@ def edit_metadata(
     return "".join(out) + body
 
 
-def record_hash(data: bytes) -> str:
-    """The RECORD form of a sha256: `sha256=<urlsafe base64, no padding>`."""
-    digest = hashlib.sha256(data).digest()
-    return "sha256=" + base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
-
-
 def rewrite_record(
     record: bytes,
     *,
@@ -122,32 +120,37 @@ def rewrite_record(
     rename: Callable[[str], str] | None = None,
     contents: Mapping[str, bytes] | None = None,
 ) -> bytes:
-    """RECORD with paths renamed and the rows of `contents` (new or changed files) rehashed."""
+    """RECORD with paths renamed and the rows of `contents` (new or changed files) rehashed.
+
+    The rows are read and validated as `installer` `RecordEntry`s: a wheel whose RECORD is
+    malformed is refused here (pip and uv would refuse it too), not passed on half-rewritten.
+    """
     contents = dict(contents or {})
-    rows = list(csv.reader(io.StringIO(record.decode("utf-8"))))
-    out: list[list[str]] = []
+    try:
+        entries = read_record(record.decode("utf-8"))
+    except (InvalidRecordEntry, UnicodeDecodeError) as err:
+        raise StagingError(
+            f"{record_path} is malformed: {err}",
+            hint="the wheel is damaged or was built wrongly; report it to the index maintainer",
+        ) from None
+    out: list[RecordEntry] = []
     seen: set[str] = set()
-    for row in rows:
-        if not row:
-            continue
-        path = rename(row[0]) if rename else row[0]
+    for entry in entries:
+        path = rename(entry.path) if rename else entry.path
         if path == record_path:
             continue
         if path in contents:
-            data = contents[path]
-            row = [path, record_hash(data), str(len(data))]
+            out.append(entry_for(path, contents[path]))
         else:
-            row = [path, *row[1:]]
+            out.append(RecordEntry(path, entry.hash_, entry.size))
         seen.add(path)
-        out.append(row)
-    for path, data in contents.items():
-        if path not in seen and path != record_path:
-            out.append([path, record_hash(data), str(len(data))])
-    out.append([record_path, "", ""])
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
-    writer.writerows(out)
-    return buf.getvalue().encode("utf-8")
+    out.extend(
+        entry_for(path, data)
+        for path, data in contents.items()
+        if path not in seen and path != record_path
+    )
+    out.append(RecordEntry(record_path, None, None))
+    return write_record(out)
 
 
 # ---------------------------------------------------------------------------------------------
