@@ -22,7 +22,7 @@ from wheelmagic.installed import InstalledBuild
 from wheelmagic.interpreter import Interpreter
 from wheelmagic.platform import Platform, load_platform
 from wheelmagic.providers import supported_properties
-from wheelmagic.pytorch.diagnose import diagnose
+from wheelmagic.pytorch.diagnose import Diagnosis, Fix, diagnose
 from wheelmagic.ui import in_notebook, renderer_for
 from wheelmagic.ui import notebook as notebook_module
 from wheelmagic.ui.notebook import NotebookRenderer
@@ -222,7 +222,9 @@ def test_doctor_report_html_and_text() -> None:
     assert any(line.startswith("  why") and "driver 535.104.05" in line for line in lines)
     assert any(line.startswith("  PyTorch will say") for line in lines)
     assert "NVML" not in text  # sources are left out
-    assert lines[-1] == f"to fix: {diagnosis.fix_magic}"
+    assert diagnosis.fix is not None
+    assert lines[-1] == f"to fix: {diagnosis.fix.magic()}"
+    assert lines[-1].startswith("to fix: %variant_install torch==2.14.1 --variant cu12")
     assert repr(rep) == text
 
 
@@ -233,6 +235,8 @@ def test_doctor_report_without_a_fix_or_torch() -> None:
     )
     fits = doctor_report(platform, diagnose({torch.name: torch}, platform, {}), torch)
     assert fits.title == "wheelmagic doctor: fits" and "to fix" not in fits.text()
+    upgrade = Diagnosis("fits", fix=Fix(("torch>=2.15",)))  # a fix, yet nothing to repair
+    assert "to fix" not in doctor_report(platform, upgrade).text()
     missing = doctor_report(platform, diagnose({}, platform, {}, where="/v/bin/python"))
     assert missing.rows[0] == ("machine", "linux x86_64, x86-64-v3")
     assert missing.text().splitlines()[-1] == "to fix: %variant_install torch"

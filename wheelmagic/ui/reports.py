@@ -142,8 +142,8 @@ def doctor_report(
     rows.extend(("PyTorch will say", line) for line in diagnosis.predicted)
     rows.extend(("note", note) for note in diagnosis.notes)
     footer: list[str] = []
-    if diagnosis.fix_magic and diagnosis.status != "fits":
-        footer.append(f"to fix: {diagnosis.fix_magic}")
+    if diagnosis.fix is not None and diagnosis.status != "fits":
+        footer.append(f"to fix: {diagnosis.fix.magic()}")
     status = diagnosis.status
     return Report(f"wheelmagic doctor: {status}", rows, status=status, footer=footer)
 
