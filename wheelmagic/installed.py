@@ -29,6 +29,7 @@ from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import InvalidVersion, Version
 
 from wheelmagic.errors import VariantMetadataError
+from wheelmagic.pytorch.backend import Backend
 from wheelmagic.variants.metadata import VariantsMetadata, parse_variants_json
 from wheelmagic.variants.properties import NULL_LABEL, Properties
 
@@ -47,8 +48,6 @@ VERSION_MODULES: dict[str, str] = {
     "torchaudio": "torchaudio",
 }
 
-_LOCAL_CUDA = re.compile(r"^cu(\d+)(\d)$")
-_LOCAL_ROCM = re.compile(r"^rocm(\d+(?:\.\d+)*)$")
 _NVIDIA_DIST = re.compile(r"^nvidia-[a-z0-9-]+-cu(\d+)$")
 _NATIVE_LIBS = {
     "libtorch_cuda": "cuda",
@@ -104,27 +103,25 @@ class InstalledBuild:
             return self.version
 
     @property
-    def line(self) -> str | None:
-        """The accelerator line in `wheelmagic.variants.selection.accelerator_line` terms."""
+    def backend(self) -> Backend | None:
+        """The PyTorch build line: CUDA 13.0, ROCm 6.3, XPU, CPU; None when not known to the
+        minor (a major-only CUDA `12`, an unknown build)."""
         if self.kind == "cuda":
-            return f"cuda{self.cuda}" if self.cuda and "." in self.cuda else None
+            return Backend.cuda(self.cuda) if self.cuda else None
         if self.kind == "rocm":
-            return f"rocm{self.rocm}" if self.rocm else None
-        if self.kind in ("xpu", "cpu"):
-            return self.kind
+            return Backend.rocm(self.rocm) if self.rocm else None
+        if self.kind == "xpu":
+            return Backend("xpu")
+        if self.kind == "cpu":
+            return Backend("cpu")
         return None
 
     @property
-    def backend(self) -> str | None:
-        """PyTorch's per-backend index name for this build: `cu130`, `rocm6.3`, `xpu`, `cpu`."""
-        if self.kind == "cuda" and self.cuda and "." in self.cuda:
-            major, minor = self.cuda.split(".")[:2]
-            return f"cu{major}{minor}"
-        if self.kind == "rocm" and self.rocm:
-            return f"rocm{self.rocm}"
-        if self.kind in ("xpu", "cpu"):
-            return self.kind
-        return None
+    def line(self) -> str | None:
+        """`backend.line` (`cuda13.0`, `rocm6.3`, `xpu`, `cpu`): what companions must share, and
+        what `wheelmagic.install.plan.make_plan` compares a chosen label's line with."""
+        backend = self.backend
+        return backend.line if backend is not None else None
 
     def describe(self) -> str:
         """`torch 2.11.0+cu130 (CUDA 13.0)`: how reasons name the build."""
@@ -248,21 +245,13 @@ def _variant(
     return label, props, None, meta
 
 
-def _local_kind(local: str | None) -> tuple[BuildKind, str | None] | None:
-    """`cu128` -> (cuda, 12.8); `rocm6.4` -> (rocm, 6.4); `cpu`; `xpu`; else None."""
-    if not local:
-        return None
-    m = _LOCAL_CUDA.match(local)
-    if m:
-        return "cuda", f"{int(m.group(1))}.{m.group(2)}"
-    m = _LOCAL_ROCM.match(local)
-    if m:
-        return "rocm", m.group(1)
-    if local == "cpu":
-        return "cpu", None
-    if local == "xpu":
-        return "xpu", None
-    return None
+def _local_backend(local: str | None) -> Backend | None:
+    """The build a local version label names: `cu128`, `rocm6.4`, `cpu`, `xpu`; else None.
+
+    Only the per-backend spellings count (`+cuda12.8` or `+null` is not a torch local label).
+    """
+    backend = Backend.parse(local)
+    return backend if backend is not None and backend.index_name == local else None
 
 
 def _cuda_from_requirements(reqs: Sequence[Requirement]) -> tuple[str | None, tuple[str, ...]]:
@@ -378,16 +367,15 @@ def read_distribution(dist: md.Distribution) -> InstalledBuild | None:
         evidence.append(f"variant.json: variant {label!r}")
 
     # 3. local label (METADATA, else version.py's __version__)
-    lk = _local_kind(local)
-    if lk is not None:
-        lkind, detail = lk
+    lb = _local_backend(local)
+    if lb is not None:
         if kind is None:
-            kind = lkind
+            kind = lb.kind
             evidence.append(f"local version label +{local}")
-        if lkind == "cuda" and not cuda:
-            cuda = detail
-        if lkind == "rocm" and not rocm:
-            rocm = detail
+        if lb.kind == "cuda" and not cuda:
+            cuda = lb.version_text
+        if lb.kind == "rocm" and not rocm:
+            rocm = lb.version_text
 
     # 4. Requires-Dist
     reqs: list[Requirement] = []

@@ -14,9 +14,11 @@ import pytest
 from packaging.version import Version
 
 from wheelmagic.installed import InstalledBuild, read_installed
+from wheelmagic.platform.model import Platform
 from wheelmagic.pytorch.diagnose import (
     EXIT_CODES,
     Diagnosis,
+    Fix,
     describe_platform,
     diagnose,
     driver_allows,
@@ -26,14 +28,22 @@ DATA = Path(__file__).resolve().parents[1] / "data"
 CPU_WHEEL = Path("/opt/wheels/torch-2.13.0+cpu-cp311-cp311-manylinux_2_28_x86_64.whl")
 
 
-def snapshot(name: str) -> Any:
-    """A recorded snapshot, as `Platform` when `wheelmagic.platform` can load it, else raw JSON."""
+def snapshot(name: str) -> Platform:
+    """A recorded snapshot from tests/data/platforms."""
     path = DATA / "platforms" / f"{name}.snapshot.json"
-    try:
-        from wheelmagic.platform import load_platform
-    except ImportError:
-        return json.loads(path.read_text())
-    return load_platform(path)
+    return Platform.from_json(json.loads(path.read_text()), str(path))
+
+
+def command(d: Diagnosis) -> str | None:
+    return d.fix.command() if d.fix else None
+
+
+def magic(d: Diagnosis) -> str | None:
+    return d.fix.magic() if d.fix else None
+
+
+def variant(d: Diagnosis) -> str | None:
+    return d.fix.variant if d.fix else None
 
 
 H100 = "nvidia-h100-driver580"
@@ -76,7 +86,7 @@ def test_fits_h100_pypi_cu130() -> None:
     torch = torch_build("2.11.0", local="cu130", cuda="13.0")
     d = run(H100, torch)
     assert d.status == "fits" and d.exit_code == 0
-    assert d.fix_command is None and d.predicted == []
+    assert d.fix is None and d.predicted == []
     assert "torch 2.11.0+cu130 (CUDA 13.0) fits this machine" in d.reasons[0]
     assert "NVIDIA H100 80GB HBM3 (compute capability 9.0)" in d.reasons[0]
 
@@ -101,15 +111,17 @@ def test_unknown_arch_coverage_is_a_note() -> None:
 
 
 def test_ptx_jit_on_a_newer_gpu_fits() -> None:
-    platform = {
-        "os": "linux",
-        "arch": "x86_64",
-        "nvidia": {
-            "driver_version": "580.95.05",
-            "cuda_driver_version": "13.0",
-            "gpus": [{"name": "Future GPU", "compute_capability": "13.0"}],
-        },
-    }
+    platform = Platform.from_json(
+        {
+            "os": "linux",
+            "arch": "x86_64",
+            "nvidia": {
+                "driver_version": "580.95.05",
+                "cuda_driver_version": "13.0",
+                "gpus": [{"name": "Future GPU", "compute_capability": "13.0"}],
+            },
+        }
+    )
     d = diagnose({"torch": torch_build("2.14.1+cu130")}, platform, {})
     assert d.status == "fits"
     assert any("runs the PTX" in n for n in d.notes)
@@ -123,15 +135,15 @@ def test_cpu_build_on_h100() -> None:
     assert d.status == "suboptimal" and d.exit_code == 1
     assert "torch 2.14.1+cpu (CPU only) is a CPU-only build" in d.reasons[0]
     assert "AssertionError: Torch not compiled with CUDA enabled" in d.predicted[0]
-    assert d.fix_command == "wheelmagic install torch==2.14.1 --variant cu130"
-    assert d.fix_magic == "%variant_install torch==2.14.1 --variant cu130"
-    assert d.fix_requirements == ["torch==2.14.1"] and d.fix_variant == "cu130"
+    assert command(d) == "wheelmagic install torch==2.14.1 --variant cu130"
+    assert magic(d) == "%variant_install torch==2.14.1 --variant cu130"
+    assert d.fix is not None and d.fix.requirements == ("torch==2.14.1",) and variant(d) == "cu130"
 
 
 def test_cpu_build_on_t4_driver535_gets_cu126() -> None:
     d = run(T4, torch_build("2.14.1+cpu", kind="cpu"))
     assert d.status == "suboptimal"
-    assert d.fix_command == "wheelmagic install torch==2.14.1 --variant cu126"
+    assert command(d) == "wheelmagic install torch==2.14.1 --variant cu126"
 
 
 def test_cpu_build_with_companions_pins_the_same_release() -> None:
@@ -140,7 +152,7 @@ def test_cpu_build_with_companions_pins_the_same_release() -> None:
     ta = torch_build("2.14.1+cpu", kind="cpu", name="torchaudio")
     d = run(H100, torch, tv, ta)
     assert d.status == "suboptimal"
-    assert d.fix_command == (
+    assert command(d) == (
         "wheelmagic install torch==2.14.1 torchvision==0.29.1 torchaudio==2.14.1 --variant cu130"
     )
 
@@ -149,25 +161,25 @@ def test_older_cuda_line_than_the_best() -> None:
     d = run(H100, torch_build("2.14.1+cu126"))
     assert d.status == "suboptimal"
     assert "uses CUDA 12.6; torch 2.14 also publishes a CUDA 13.0 build" in d.reasons[0]
-    assert d.fix_command == "wheelmagic install torch==2.14.1 --variant cu130"
+    assert command(d) == "wheelmagic install torch==2.14.1 --variant cu130"
 
 
 def test_29_era_cu128_on_h100_could_be_cu130() -> None:
     d = run(H100, torch_build("2.9.0+cu128"))
-    assert d.status == "suboptimal" and d.fix_variant == "cu130"
+    assert d.status == "suboptimal" and variant(d) == "cu130"
 
 
 def test_cpu_build_on_amd() -> None:
     d = run(AMD, torch_build("2.13.0+cpu", kind="cpu"))
     assert d.status == "suboptimal"
     assert "AMD GPU (gfx90a)" in d.reasons[0]
-    assert d.fix_command == "wheelmagic install torch==2.13.0 --variant rocm7.2"
+    assert command(d) == "wheelmagic install torch==2.13.0 --variant rocm7.2"
 
 
 def test_cpu_build_with_intel_xpu() -> None:
     d = run(INTEL, torch_build("2.13.0+cpu", kind="cpu"))
-    assert d.status == "suboptimal" and d.fix_variant == "xpu"
-    assert d.fix_command == "wheelmagic install torch==2.13.0 --variant xpu"
+    assert d.status == "suboptimal" and variant(d) == "xpu"
+    assert command(d) == "wheelmagic install torch==2.13.0 --variant xpu"
 
 
 def test_xpu_build_fits_intel_arc() -> None:
@@ -176,7 +188,7 @@ def test_xpu_build_fits_intel_arc() -> None:
 
 def test_cpu_build_fits_apple_silicon() -> None:
     d = run(APPLE, torch_build("2.14.1", kind="cpu", local=None))
-    assert d.status == "fits" and d.fix_command is None
+    assert d.status == "fits" and d.fix is None
 
 
 def test_cpu_build_with_no_gpu_fits() -> None:
@@ -186,7 +198,7 @@ def test_cpu_build_with_no_gpu_fits() -> None:
 def test_wsl2_rtx4090_cu126_could_be_cu128() -> None:
     d = run(WSL4090, torch_build("2.11.0+cu126"))
     assert d.status == "suboptimal"
-    assert d.fix_command == "wheelmagic install torch==2.11.0 --variant cu128"
+    assert command(d) == "wheelmagic install torch==2.11.0 --variant cu128"
 
 
 def test_mixed_pascal_and_blackwell_have_no_common_build() -> None:
@@ -194,7 +206,7 @@ def test_mixed_pascal_and_blackwell_have_no_common_build() -> None:
     assert d.status == "broken"
     assert "GPU0 NVIDIA GeForce GTX 1080 Ti" in d.reasons[0]
     assert any("no published PyTorch CUDA build covers" in r for r in d.reasons)
-    assert d.fix_variant == "cpu"
+    assert variant(d) == "cpu"
 
 
 @pytest.mark.skipif(not CPU_WHEEL.exists(), reason="real CPU torch wheel not on this machine")
@@ -207,7 +219,7 @@ def test_real_cpu_wheel_on_h100(tmp_path: Path) -> None:
                 zf.extract(n, tmp_path)
     d = diagnose(read_installed([tmp_path]), snapshot(H100), {})
     assert d.status == "suboptimal"
-    assert d.fix_command == "wheelmagic install torch==2.13.0 --variant cu130"
+    assert command(d) == "wheelmagic install torch==2.13.0 --variant cu130"
 
 
 # -- broken: driver -----------------------------------------------------------------------
@@ -221,14 +233,14 @@ def test_cu130_on_driver_535() -> None:
         "(>= 580); this machine has driver 535.104.05 (CUDA 12.2)"
     )
     assert "The NVIDIA driver on your system is too old (found version 12020)" in d.predicted[0]
-    assert d.fix_command == "wheelmagic install torch==2.14.1 --variant cu126"
+    assert command(d) == "wheelmagic install torch==2.14.1 --variant cu126"
 
 
 def test_cu130_pypi_metadata_on_driver_535_keeps_release() -> None:
     """2.11 publishes cu128 too; a 535 driver runs it through minor-version compatibility."""
     d = run(T4, torch_build("2.11.0", local="cu130", cuda="13.0"))
     assert d.status == "broken"
-    assert d.fix_command == "wheelmagic install torch==2.11.0 --variant cu128"
+    assert command(d) == "wheelmagic install torch==2.11.0 --variant cu128"
 
 
 def test_rtx5090_driver570_with_cu130_moves_release() -> None:
@@ -236,7 +248,7 @@ def test_rtx5090_driver570_with_cu130_moves_release() -> None:
     d = run(RTX5090, torch_build("2.14.1+cu130"))
     assert d.status == "broken"
     assert "found version 12080" in d.predicted[0]
-    assert d.fix_command == "wheelmagic install torch==2.11.* --variant cu128"
+    assert command(d) == "wheelmagic install torch==2.11.* --variant cu128"
 
 
 def test_cuda_build_without_a_driver() -> None:
@@ -244,7 +256,7 @@ def test_cuda_build_without_a_driver() -> None:
     assert d.status == "broken"
     assert "needs an NVIDIA GPU and driver; this machine has none" in d.reasons[0]
     assert "Found no NVIDIA driver on your system" in d.predicted[0]
-    assert d.fix_command == "wheelmagic install torch==2.14.1 --variant cpu"
+    assert command(d) == "wheelmagic install torch==2.14.1 --variant cpu"
 
 
 def test_driver_rules() -> None:
@@ -255,11 +267,14 @@ def test_driver_rules() -> None:
     assert driver_allows(Version("12.2"), t4) == (True, False)
     assert driver_allows(Version("13.0"), t4) == (False, False)
     assert driver_allows(Version("11.8"), t4) == (True, False)  # older major: backward compat
-    old = _machine({"nvidia": {"driver_version": "520.61.05", "gpus": []}}, {})
+    old = _machine(Platform.from_json({"nvidia": {"driver_version": "520.61.05", "gpus": []}}), {})
     assert old.driver_cuda == Version("11.8") and old.driver_cuda_estimated
     assert driver_allows(Version("12.0"), old) == (False, False)
     win = _machine(
-        {"os": "windows", "nvidia": {"driver_version": "527.41", "cuda_driver_version": "12.0"}}, {}
+        Platform.from_json(
+            {"os": "windows", "nvidia": {"driver_version": "527.41", "cuda_driver_version": "12.0"}}
+        ),
+        {},
     )
     assert driver_allows(Version("12.6"), win) == (False, False)  # Windows floor 528.33
 
@@ -280,7 +295,7 @@ def test_gtx1080ti_with_cu130_213_old_message() -> None:
         "    The minimum cuda capability supported by this library is 7.5."
     ) in d.predicted[0]
     assert "no kernel image is available for execution on the device" in d.predicted[1]
-    assert d.fix_command == "wheelmagic install torch==2.13.0 --variant cu126"
+    assert command(d) == "wheelmagic install torch==2.13.0 --variant cu126"
 
 
 def test_gtx1080ti_with_cu130_214_new_message() -> None:
@@ -306,35 +321,39 @@ def test_rtx5090_with_cu126_gpu_too_new() -> None:
     assert d.predicted[1].endswith(
         "RuntimeError: CUDA error: no kernel image is available for execution on the device"
     )
-    assert d.fix_command == "wheelmagic install torch==2.8.0 --variant cu128"
+    assert command(d) == "wheelmagic install torch==2.8.0 --variant cu128"
 
 
 def test_ptx_needs_a_driver_as_new_as_the_build() -> None:
-    platform = {
-        "os": "linux",
-        "arch": "x86_64",
-        "nvidia": {
-            "driver_version": "580.95.05",
-            "cuda_driver_version": "13.0",
-            "gpus": [{"name": "Future GPU", "compute_capability": "13.0"}],
-        },
-    }
+    platform = Platform.from_json(
+        {
+            "os": "linux",
+            "arch": "x86_64",
+            "nvidia": {
+                "driver_version": "580.95.05",
+                "cuda_driver_version": "13.0",
+                "gpus": [{"name": "Future GPU", "compute_capability": "13.0"}],
+            },
+        }
+    )
     d = diagnose({"torch": torch_build("2.14.1+cu132")}, platform, {})
     assert d.status == "broken"
     assert "the provided PTX was compiled with an unsupported toolchain" in d.predicted[0]
 
 
 def test_no_build_at_all_falls_back_to_cpu() -> None:
-    platform = {
-        "nvidia": {
-            "driver_version": "580.95.05",
-            "cuda_driver_version": "13.0",
-            "gpus": [{"name": "Old", "compute_capability": "3.0"}],
+    platform = Platform.from_json(
+        {
+            "nvidia": {
+                "driver_version": "580.95.05",
+                "cuda_driver_version": "13.0",
+                "gpus": [{"name": "Old", "compute_capability": "3.0"}],
+            }
         }
-    }
+    )
     d = diagnose({"torch": torch_build("2.14.1+cu130")}, platform, {})
     assert d.status == "broken"
-    assert d.fix_variant == "cpu"
+    assert variant(d) == "cpu"
     assert any("a CPU build is the working choice" in r for r in d.reasons)
 
 
@@ -349,16 +368,16 @@ def test_rocm_without_amd_gpu() -> None:
     d = run(NOGPU, torch_build("2.7.0+rocm6.3", kind="rocm"))
     assert d.status == "broken"
     assert "needs an AMD GPU with ROCm; this machine has none" in d.reasons[0]
-    assert d.fix_command == "wheelmagic install torch==2.7.0 --variant cpu"
+    assert command(d) == "wheelmagic install torch==2.7.0 --variant cpu"
 
 
 def test_rocm_on_nvidia_machine_moves_to_cuda() -> None:
     d = run(H100, torch_build("2.13.0+rocm7.2", kind="rocm"))
-    assert d.status == "broken" and d.fix_variant == "cu130"
+    assert d.status == "broken" and variant(d) == "cu130"
 
 
 def test_rocm_gfx_not_covered() -> None:
-    platform = {"os": "linux", "arch": "x86_64", "amd": {"gfx": ["gfx1151"]}}
+    platform = Platform.from_json({"os": "linux", "arch": "x86_64", "amd": {"gfx": ["gfx1151"]}})
     d = diagnose({"torch": torch_build("2.10.0+rocm7.1", kind="rocm")}, platform, {})
     assert d.status == "broken"
     assert "has no code objects for gfx1151" in d.reasons[0]
@@ -366,12 +385,12 @@ def test_rocm_gfx_not_covered() -> None:
         "hipErrorNoBinaryForGpu: Unable to find code object for all current devices!"
         in d.predicted[0]
     )
-    assert d.fix_variant == "rocm7.2"
+    assert variant(d) == "rocm7.2"
 
 
 def test_xpu_without_intel_gpu() -> None:
     d = run(NOGPU, torch_build("2.13.0+xpu", kind="xpu", xpu="20250101"))
-    assert d.status == "broken" and d.fix_variant == "cpu"
+    assert d.status == "broken" and variant(d) == "cpu"
 
 
 # -- companions ---------------------------------------------------------------------------
@@ -387,8 +406,8 @@ def test_torchvision_for_another_torch() -> None:
         "2.14.1+cu130 (CUDA 13.0) is installed"
     )
     assert "RuntimeError: operator torchvision::nms does not exist" in d.predicted[0]
-    assert d.fix_command == "wheelmagic install torch==2.14.1 torchvision==0.29.1 --variant cu130"
-    assert d.fix_magic == "%variant_install torch==2.14.1 torchvision==0.29.1 --variant cu130"
+    assert command(d) == "wheelmagic install torch==2.14.1 torchvision==0.29.1 --variant cu130"
+    assert magic(d) == "%variant_install torch==2.14.1 torchvision==0.29.1 --variant cu130"
 
 
 def test_torchvision_without_pin_uses_release_table() -> None:
@@ -408,7 +427,7 @@ def test_torchvision_on_another_cuda_line() -> None:
         in d.reasons[0]
     )
     assert "operator torchvision::nms does not exist" in d.predicted[0]
-    assert d.fix_command == "wheelmagic install torch==2.14.1 torchvision==0.29.1 --variant cu130"
+    assert command(d) == "wheelmagic install torch==2.14.1 torchvision==0.29.1 --variant cu130"
 
 
 def test_cpu_torchvision_with_cuda_torch() -> None:
@@ -423,7 +442,7 @@ def test_torchaudio_mismatch() -> None:
     d = run(H100, torch, ta)
     assert d.status == "broken"
     assert "torchaudio fails to load its compiled extension" in d.predicted[0]
-    assert d.fix_command == "wheelmagic install torch==2.14.1 torchaudio==2.14.1 --variant cu130"
+    assert command(d) == "wheelmagic install torch==2.14.1 torchaudio==2.14.1 --variant cu130"
 
 
 def test_torch_fix_wins_over_companion_fix() -> None:
@@ -431,7 +450,7 @@ def test_torch_fix_wins_over_companion_fix() -> None:
     tv = torch_build("0.28.0+cu130", name="torchvision", requires_torch="==2.13.0")
     d = run(T4, torch, tv)
     assert d.status == "broken" and len(d.reasons) == 2
-    assert d.fix_command == "wheelmagic install torch==2.14.1 torchvision==0.29.1 --variant cu126"
+    assert command(d) == "wheelmagic install torch==2.14.1 torchvision==0.29.1 --variant cu126"
 
 
 # -- not installed ------------------------------------------------------------------------
@@ -441,14 +460,14 @@ def test_not_installed() -> None:
     d = diagnose({}, snapshot(H100), {}, where="/venv/bin/python")
     assert d.status == "not-installed" and d.exit_code == 3
     assert d.reasons == ["torch is not installed in /venv/bin/python"]
-    assert d.fix_command == "wheelmagic install torch"
+    assert command(d) == "wheelmagic install torch"
 
 
 def test_only_companion_installed() -> None:
     tv = torch_build("0.29.1+cu130", name="torchvision")
     d = run(H100, tv)
     assert d.status == "not-installed"
-    assert d.fix_requirements == ["torch", "torchvision"]
+    assert d.fix is not None and d.fix.requirements == ("torch", "torchvision")
 
 
 # -- variant-installed builds -------------------------------------------------------------
@@ -487,7 +506,7 @@ def test_variant_build_incompatible() -> None:
         "was installed from variant 'cu130', which needs `nvidia :: cuda_version_lower_bound`" in r
         for r in d.reasons
     )
-    assert d.fix_command == "wheelmagic install torch==2.14.1 --variant cu126"
+    assert command(d) == "wheelmagic install torch==2.14.1 --variant cu126"
 
 
 # -- JSON, summaries ----------------------------------------------------------------------
@@ -507,6 +526,20 @@ def test_to_json_round_trips() -> None:
         "notes",
     }
     assert EXIT_CODES == {"fits": 0, "suboptimal": 1, "broken": 2, "not-installed": 3}
+    assert doc["fix_command"] == "wheelmagic install torch==2.14.1 --variant cu126"
+    assert doc["fix_magic"] == "%variant_install torch==2.14.1 --variant cu126"
+    assert doc["fix_requirements"] == ["torch==2.14.1"] and doc["fix_variant"] == "cu126"
+    fits = run(H100, torch_build("2.14.1+cu130")).to_json()
+    assert (fits["fix_command"], fits["fix_requirements"], fits["fix_variant"]) == (None, [], None)
+
+
+def test_fix_renders_commands() -> None:
+    fix = Fix(("torch==2.14.1", "torchvision==0.29.1"), "cu130")
+    assert fix.command() == "wheelmagic install torch==2.14.1 torchvision==0.29.1 --variant cu130"
+    assert fix.magic() == "%variant_install torch==2.14.1 torchvision==0.29.1 --variant cu130"
+    again = Fix(("torch",), reinstall=True)
+    assert again.command() == "wheelmagic install torch --reinstall"
+    assert again.magic() == "%variant_install torch --reinstall"
 
 
 def test_describe_platform() -> None:
@@ -525,14 +558,16 @@ def test_major_only_cuda_is_not_ranked() -> None:
 
 
 def test_aarch64_gh200_cpu_build() -> None:
-    platform = {
-        "os": "linux",
-        "arch": "aarch64",
-        "nvidia": {
-            "driver_version": "580.95.05",
-            "cuda_driver_version": "13.0",
-            "gpus": [{"name": "NVIDIA GH200 480GB", "compute_capability": "9.0"}],
-        },
-    }
+    platform = Platform.from_json(
+        {
+            "os": "linux",
+            "arch": "aarch64",
+            "nvidia": {
+                "driver_version": "580.95.05",
+                "cuda_driver_version": "13.0",
+                "gpus": [{"name": "NVIDIA GH200 480GB", "compute_capability": "9.0"}],
+            },
+        }
+    )
     d = diagnose({"torch": torch_build("2.14.1+cpu", kind="cpu")}, platform, {})
-    assert d.status == "suboptimal" and d.fix_variant == "cu130"
+    assert d.status == "suboptimal" and variant(d) == "cu130"

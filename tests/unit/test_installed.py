@@ -18,6 +18,7 @@ from wheelmagic.installed import (
     read_installed,
     torch_pin_accepts,
 )
+from wheelmagic.pytorch.backend import Backend
 
 ROOT = Path(__file__).resolve().parents[2]
 CPU_WHEEL = Path("/opt/wheels/torch-2.13.0+cpu-cp311-cp311-manylinux_2_28_x86_64.whl")
@@ -138,7 +139,7 @@ def test_pypi_cu130_from_version_py_and_requires(tmp_path: Path) -> None:
     assert build.version == Version("2.11.0")  # METADATA has no local label on PyPI
     assert build.local == "cu130"
     assert str(build.full_version) == "2.11.0+cu130"
-    assert build.line == "cuda13.0" and build.backend == "cu130"
+    assert build.line == "cuda13.0" and str(build.backend) == "cu130"
     assert build.cuda_requirements[0].startswith("cuda-toolkit[")
     assert any(r.startswith("nvidia-cudnn-cu13") for r in build.cuda_requirements)
     assert build.native_libraries == ()  # version.py already said: RECORD (12k lines) is not read
@@ -183,7 +184,7 @@ def test_rocm_build_without_rocm_field(tmp_path: Path) -> None:
     build = read_installed([tmp_path])["torch"]
     assert build.kind == "rocm"
     assert build.hip == "6.3.42131" and build.rocm == "6.3"
-    assert build.line == "rocm6.3" and build.backend == "rocm6.3"
+    assert build.line == "rocm6.3" and build.backend == Backend("rocm", (6, 3))
     assert "ROCm 6.3" in build.describe()
 
 
@@ -264,9 +265,11 @@ def test_nothing_known_is_unknown(tmp_path: Path) -> None:
         ("rocm6.4", "rocm", "rocm6.4"),
         ("xpu", "xpu", "xpu"),
         ("cu92", "cuda", "cuda9.2"),
+        ("rocm6.2.4", "rocm", "rocm6.2.4"),
+        ("cuda12.8", "unknown", None),  # a variant label, not a torch local version
     ],
 )
-def test_metadata_local_label(tmp_path: Path, local: str, kind: str, line: str) -> None:
+def test_metadata_local_label(tmp_path: Path, local: str, kind: str, line: str | None) -> None:
     make_dist(tmp_path, "torch", f"2.8.0+{local}")
     build = read_installed([tmp_path])["torch"]
     assert (build.kind, build.line) == (kind, line)

@@ -6,33 +6,52 @@ from packaging.version import Version
 
 from wheelmagic.index import legacy_torch as lt
 from wheelmagic.pytorch import facts as tb
+from wheelmagic.pytorch.backend import Backend
 from wheelmagic.variants.ordering import check_compatible
 
 
+def b(text: str) -> Backend:
+    backend = Backend.parse(text)
+    assert backend is not None
+    return backend
+
+
 def test_cuda_archs() -> None:
-    assert tb.cuda_archs("2.8.0", "cu128") == ("7.0", "7.5", "8.0", "8.6", "9.0", "10.0", "12.0")
-    assert tb.cuda_archs("2.8.0+cu129", "12.9")[-1] == "12.0+PTX"  # type: ignore[index]
-    assert tb.cuda_archs("2.11.0", "cu128")[0] == "7.5"  # type: ignore[index]  # sm_70 dropped
-    assert tb.cuda_archs("2.13.0", "cu130", "aarch64") == ("8.0", "9.0", "10.0", "11.0", "12.0+PTX")
-    assert tb.cuda_archs("2.8.0", "cu130") is None
-    assert tb.cuda_archs("not a version", "cu128") is None
+    assert tb.cuda_archs("2.8.0", b("cu128")) == ("7.0", "7.5", "8.0", "8.6", "9.0", "10.0", "12.0")
+    assert tb.cuda_archs("2.8.0+cu129", b("cuda12.9"))[-1] == "12.0+PTX"  # type: ignore[index]
+    assert tb.cuda_archs("2.11.0", b("cu128"))[0] == "7.5"  # type: ignore[index]  # sm_70 dropped
+    assert tb.cuda_archs("2.13.0", b("cu130"), "aarch64") == (
+        "8.0",
+        "9.0",
+        "10.0",
+        "11.0",
+        "12.0+PTX",
+    )
+    assert tb.cuda_archs("2.8.0", b("cu130")) is None
+    assert tb.cuda_archs("not a version", b("cu128")) is None
     assert "torch" in tb.PYTORCH_PACKAGES and "numpy" not in tb.PYTORCH_PACKAGES
 
 
-def test_sm_arch_values_and_properties() -> None:
-    assert tb.sm_arch_values(("7.5", "12.0+PTX")) == ("75_real", "120_real", "120_virtual")
-    props = tb.backend_properties("cu128", "torch", "2.8.0")
+def test_sm_archs_of_arch_list_and_properties() -> None:
+    assert tb.sm_archs_of_arch_list(("7.5", "12.0+PTX")) == ("75_real", "120_real", "120_virtual")
+    props = tb.backend_properties(b("cu128"), "torch", "2.8.0")
     assert props is not None
     assert props["nvidia"]["cuda_version_lower_bound"] == ("12.8",)
     assert "120_real" in props["nvidia"]["sm_arch"] and "70_real" in props["nvidia"]["sm_arch"]
     # torchvision 0.23 maps to torch 2.8's arch list
-    assert tb.backend_properties("cu128", "torchvision", "0.23.0") == props
-    assert tb.backend_properties("cpu") == {}
-    assert tb.backend_properties("rocm6.4")["amd"]["rocm_version"] == ("6.4",)  # type: ignore[index]
-    assert "gfx942" in tb.backend_properties("rocm6.4")["amd"]["gfx_arch"]  # type: ignore[index]
-    assert "30.0.4" in tb.backend_properties("xpu")["intel"]["device_ip"]  # type: ignore[index]
-    assert tb.backend_properties("weird") is None
-    assert tb.cuda_version("cu92") == "9.2" and tb.cuda_version("cu130") == "13.0"
+    assert tb.backend_properties(b("cu128"), "torchvision", "0.23.0") == props
+    assert tb.backend_properties(b("cpu")) == {}
+    assert tb.backend_properties(b("rocm6.4"))["amd"]["rocm_version"] == ("6.4",)  # type: ignore[index]
+    assert "gfx942" in tb.backend_properties(b("rocm6.4"))["amd"]["gfx_arch"]  # type: ignore[index]
+    assert "30.0.4" in tb.backend_properties(b("xpu"))["intel"]["device_ip"]  # type: ignore[index]
+    assert tb.backend_properties(b("cu92")) == {"nvidia": {"cuda_version_lower_bound": ("9.2",)}}
+    assert tb.cuda_archs("2.8.0", b("rocm6.4")) is None
+
+
+def test_cuda_lines_newest_first() -> None:
+    assert [x.index_name for x in tb.cuda_lines("2.8")] == ["cu129", "cu128", "cu126"]
+    assert [x.index_name for x in tb.cuda_lines("2.14", "aarch64")] == ["cu132", "cu130", "cu126"]
+    assert tb.cuda_lines("2.7", "aarch64") == []
 
 
 def test_recognising_backends() -> None:
@@ -44,6 +63,9 @@ def test_recognising_backends() -> None:
     )
     assert lt.backend_of_filename("torch-2.8.0+cpu-cp311-cp311-linux_x86_64.whl") == "cpu"
     assert lt.backend_of_filename("torch-2.8.0-cp311-cp311-linux_x86_64.whl") is None
+    # only the per-backend index spelling names an index
+    assert lt.backend_of_index("https://example.org/whl/null/") is None
+    assert lt.backend_of_filename("torch-2.8.0+cuda12.8-cp311-cp311-linux_x86_64.whl") is None
 
 
 def test_synthesize_metadata() -> None:
@@ -73,5 +95,5 @@ def test_backends_for_supported() -> None:
     assert lt.backends_for(None) == ["cpu"]
     amd = {"amd": {"rocm_version": ["6.4"], "gfx_arch": ["gfx1100"]}}
     assert lt.backends_for(amd) == ["rocm6.4", "cpu"]
-    props = tb.backend_properties("cu128", "torch", "2.8.0")
+    props = tb.backend_properties(b("cu128"), "torch", "2.8.0")
     assert props is not None and check_compatible(props, supported) is None

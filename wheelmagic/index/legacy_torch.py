@@ -26,6 +26,7 @@ from packaging.version import Version
 
 from wheelmagic.errors import InvalidWheelName, VariantMetadataError
 from wheelmagic.pytorch import facts as torch_builds
+from wheelmagic.pytorch.backend import Backend
 from wheelmagic.variants.filename import parse_wheel_name
 from wheelmagic.variants.metadata import VariantsMetadata, merge_metadata, parse_variants_json
 from wheelmagic.variants.ordering import SupportedProperties, check_compatible
@@ -53,12 +54,25 @@ AUTO_BACKENDS: tuple[str, ...] = (
 )
 
 
+def _index_backend(text: str | None) -> Backend | None:
+    """The backend of a per-backend index name (`cu128`, `rocm6.4`, `xpu`, `cpu`), else None.
+
+    Only the index spelling counts: a URL ending in `/null` or a `+cuda12.8` local version is
+    not one of PyTorch's per-backend indexes.
+    """
+    backend = Backend.parse(text)
+    return backend if backend is not None and backend.index_name == text else None
+
+
+def _index_name(text: str | None) -> str | None:
+    backend = _index_backend(text)
+    return backend.index_name if backend is not None else None
+
+
 def backend_of_index(index_url: str) -> str | None:
     """`https://download.pytorch.org/whl/cu128/` -> `cu128` (the last path segment)."""
     segments = [s for s in urlsplit(index_url).path.split("/") if s]
-    if segments and torch_builds.is_backend(segments[-1]):
-        return segments[-1]
-    return None
+    return _index_name(segments[-1]) if segments else None
 
 
 def backend_of_filename(filename: str) -> str | None:
@@ -67,11 +81,11 @@ def backend_of_filename(filename: str) -> str | None:
         wheel = parse_wheel_name(filename)
     except InvalidWheelName:
         return None
-    local = wheel.version.local
-    return local if local and torch_builds.is_backend(local) else None
+    return _index_name(wheel.version.local)
 
 
 def virtual_label(backend: str) -> str:
+    """The label a per-backend index's files get: the index name, `null` for cpu."""
     return NULL_LABEL if backend == "cpu" else backend
 
 
@@ -97,10 +111,11 @@ def synthesize(
     labels: dict[str, str] = {}
     for backend, filenames in backends.items():
         merged: dict[str, dict[str, set[str]]] = {}
+        parsed = _index_backend(backend)
+        if parsed is None:
+            continue
         for arch in sorted({wheel_arch(f) for f in filenames} or {"x86_64"}):
-            props = torch_builds.backend_properties(backend, project, str(version.public), arch)
-            if props is None:
-                continue
+            props = torch_builds.backend_properties(parsed, project, str(version.public), arch)
             for ns, feats in props.items():
                 for feat, values in feats.items():
                     merged.setdefault(ns, {}).setdefault(feat, set()).update(values)
@@ -137,9 +152,12 @@ def backends_for(
     supports, best first, then `cpu`. Without supported properties: only `cpu`."""
     chosen: list[str] = []
     if supported:
-        for backend in candidates:
+        for name in candidates:
+            backend = _index_backend(name)
+            if backend is None:
+                continue
             props = torch_builds.backend_properties(backend)
             if props and check_compatible(props, supported) is None:
-                chosen.append(backend)
+                chosen.append(name)
     chosen.append("cpu")
     return chosen

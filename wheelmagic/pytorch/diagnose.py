@@ -2,81 +2,35 @@
 
 Pure: every input is data (`InstalledBuild`s, a `Platform` snapshot, the providers' supported
 properties); nothing here reads files, the environment or the clock. The rules and the exact
-PyTorch messages come from shared/research/detection.md §3 (driver floors, SASS/PTX rule,
-TORCH_CUDA_ARCH_LIST tables in `wheelmagic.pytorch.facts`) and §3.4 (messages).
+PyTorch messages come from shared/research/detection.md §3 (driver floors and the driver->CUDA
+table in `wheelmagic.providers.nvidia`, the SASS/PTX rule, TORCH_CUDA_ARCH_LIST tables in
+`wheelmagic.pytorch.facts`) and §3.4 (messages). The verdict carries a `Fix` value; front ends
+render it (`Fix.command()`, `Fix.magic()`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Literal
 
 from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import InvalidVersion, Version
 
-from wheelmagic.pytorch import facts as torch_builds
+from wheelmagic.platform.model import Platform
+from wheelmagic.providers.nvidia import INTEGRATED_GPU_CC, cuda_of_driver, mvc_floor
+from wheelmagic.pytorch import facts
+from wheelmagic.pytorch.backend import CPU, XPU, Backend
 from wheelmagic.variants.ordering import SupportedProperties, check_compatible, resolve_supported
 
 if TYPE_CHECKING:
     from wheelmagic.installed import Builds, InstalledBuild
-    from wheelmagic.platform import Platform
-
-    #: a `Platform`, or the same facts as its JSON (hand-written test machines)
-    PlatformLike = Platform | Mapping[str, Any]
 
 Status = Literal["fits", "suboptimal", "broken", "not-installed"]
 
 #: Exit status of `wheelmagic doctor` per verdict.
 EXIT_CODES: dict[str, int] = {"fits": 0, "suboptimal": 1, "broken": 2, "not-installed": 3}
 _SEVERITY: dict[str, int] = {"fits": 0, "suboptimal": 1, "broken": 2, "not-installed": 3}
-
-#: Minor-version-compatibility floors: a CUDA X.y build runs on a driver of the same major at
-#: or above this, even when the driver's own CUDA version is lower (N-mvc, uv, ltt; §3.1).
-MVC_FLOORS: dict[int, dict[str, str]] = {
-    13: {"linux": "580", "windows": "580"},
-    12: {"linux": "525.60.13", "windows": "528.33"},
-    11: {"linux": "450.80.02", "windows": "452.39"},
-}
-
-#: Driver branch -> the CUDA version it supports, for snapshots without NVML's CUDA number.
-#: From the drivers bundled with each toolkit (§3.1); an estimate, said so in the reasons.
-_DRIVER_CUDA: tuple[tuple[str, str], ...] = (
-    ("590", "13.1"),
-    ("580", "13.0"),
-    ("575", "12.9"),
-    ("570", "12.8"),
-    ("560", "12.6"),
-    ("555", "12.5"),
-    ("550", "12.4"),
-    ("545", "12.3"),
-    ("535", "12.2"),
-    ("530", "12.1"),
-    ("525", "12.0"),
-    ("520", "11.8"),
-    ("515", "11.7"),
-    ("510", "11.6"),
-    ("495", "11.5"),
-    ("470", "11.4"),
-    ("465", "11.3"),
-    ("460", "11.2"),
-    ("455", "11.1"),
-    ("450", "11.0"),
-)
-
-#: Integrated-GPU compute capabilities: SASS must match exactly (P-214 DEVICE_REQUIREMENT).
-_EXACT_ONLY = {(5, 3), (6, 2), (7, 2), (8, 7), (10, 1), (11, 0)}
-
-#: torch minor release -> its ROCm build (P-rel, §3.3). Used only to name a `--variant`.
-ROCM_BY_RELEASE: dict[str, str] = {
-    "2.7": "rocm6.3",
-    "2.8": "rocm6.4",
-    "2.9": "rocm6.4",
-    "2.10": "rocm7.1",
-    "2.11": "rocm7.2",
-    "2.12": "rocm7.2",
-    "2.13": "rocm7.2",
-}
 
 _MSG_DRIVER_OLD = (
     "UserWarning: CUDA initialization: The NVIDIA driver on your system is too old (found "
@@ -104,6 +58,29 @@ _MSG_HIP = (
 )
 
 
+@dataclass(frozen=True)
+class Fix:
+    """What to install to repair the environment: a value, rendered by front ends."""
+
+    requirements: tuple[str, ...]
+    #: `--variant` of the fix (a per-backend name, `cu130`), when one accelerator line is needed
+    variant: str | None = None
+    #: install even what looks installed already (`--reinstall`)
+    reinstall: bool = False
+
+    def _arguments(self) -> str:
+        tail = f" --variant {self.variant}" if self.variant else ""
+        return " ".join(self.requirements) + tail + (" --reinstall" if self.reinstall else "")
+
+    def command(self) -> str:
+        """`wheelmagic install torch==2.14.1 --variant cu130`"""
+        return f"wheelmagic install {self._arguments()}"
+
+    def magic(self) -> str:
+        """`%variant_install torch==2.14.1 --variant cu130`"""
+        return f"%variant_install {self._arguments()}"
+
+
 @dataclass
 class Diagnosis:
     """The verdict on what is installed, why, what PyTorch will say, and the fix."""
@@ -112,11 +89,7 @@ class Diagnosis:
     reasons: list[str] = field(default_factory=list)
     #: the error or warning PyTorch will give: plain words, then its verbatim text
     predicted: list[str] = field(default_factory=list)
-    fix_command: str | None = None
-    fix_magic: str | None = None
-    fix_requirements: list[str] = field(default_factory=list)
-    #: `--variant` label of the fix, when a specific accelerator line is needed
-    fix_variant: str | None = None
+    fix: Fix | None = None
     #: things worth knowing that do not change the verdict (unknown arch coverage, MVC)
     notes: list[str] = field(default_factory=list)
 
@@ -124,15 +97,17 @@ class Diagnosis:
     def exit_code(self) -> int:
         return EXIT_CODES[self.status]
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> dict[str, str | list[str] | None]:
+        """The `doctor --json` document (keys fixed: other tools read them)."""
+        fix = self.fix
         return {
             "status": self.status,
             "reasons": list(self.reasons),
             "predicted": list(self.predicted),
-            "fix_command": self.fix_command,
-            "fix_magic": self.fix_magic,
-            "fix_requirements": list(self.fix_requirements),
-            "fix_variant": self.fix_variant,
+            "fix_command": fix.command() if fix else None,
+            "fix_magic": fix.magic() if fix else None,
+            "fix_requirements": list(fix.requirements) if fix else [],
+            "fix_variant": fix.variant if fix else None,
             "notes": list(self.notes),
         }
 
@@ -150,20 +125,10 @@ def _v(text: str | None) -> Version | None:
         return None
 
 
-def _cc(text: object) -> tuple[int, int] | None:
-    """`"9.0"`, `(9, 0)`, `"sm_90"`, `90` -> (9, 0)."""
-    if isinstance(text, (tuple, list)) and len(text) >= 2:
-        return int(text[0]), int(text[1])
-    s = str(text).strip().lower().removeprefix("sm_")
-    if "." in s:
-        major, minor = s.split(".", 1)
-        try:
-            return int(major), int(minor)
-        except ValueError:
-            return None
-    if s.isdigit() and len(s) >= 2:
-        return int(s[:-1]), int(s[-1])
-    return None
+def _arch_cc(item: str) -> tuple[int, int] | None:
+    """A TORCH_CUDA_ARCH_LIST entry's capability: `"8.6"` or `"12.0+PTX"` -> (8, 6) / (12, 0)."""
+    major, _, minor = item.partition("+")[0].partition(".")
+    return (int(major), int(minor)) if major.isdigit() and minor.isdigit() else None
 
 
 def _cc_str(cc: tuple[int, int]) -> str:
@@ -174,12 +139,13 @@ def _mm(version: Version) -> str:
     return f"{version.major}.{version.minor}"
 
 
-def _backend_cuda(backend: str) -> Version:
-    return Version(torch_builds.cuda_version(backend) or "0")
+def _cuda(backend: Backend) -> Version:
+    """A CUDA backend's version, for comparing with the driver's."""
+    return Version(backend.version_text)
 
 
 # ---------------------------------------------------------------------------------------
-# what the platform says (duck-typed: `Platform` is a frozen snapshot)
+# what the platform says, in the terms the rules below use
 
 
 @dataclass(frozen=True)
@@ -218,85 +184,41 @@ class _Machine:
         return ", ".join(named) if named else "no NVIDIA GPU visible"
 
 
-def _get(obj: object, *names: str) -> Any:
-    if obj is None:
-        return None
-    for name in names:
-        if isinstance(obj, Mapping):
-            if name in obj:
-                return obj[name]
-        elif hasattr(obj, name):
-            return getattr(obj, name)
-    return None
-
-
-def _index(value: object, default: int) -> int:
-    return value if isinstance(value, int) else default
-
-
-def _estimate_cuda(driver: Version | None) -> Version | None:
-    if driver is None:
-        return None
-    for floor, cuda in _DRIVER_CUDA:
-        if driver >= Version(floor):
-            return Version(cuda)
-    return None
-
-
-def _gfx_names(amd: object) -> tuple[str, ...]:
-    raw = _get(amd, "gfx", "gfx_archs", "gfx_arch", "gpus", "agents") or ()
-    if isinstance(raw, str):
-        raw = [raw]
-    out: list[str] = []
-    for item in raw:
-        name = item if isinstance(item, str) else _get(item, "gfx", "gfx_arch", "name")
-        if isinstance(name, str) and name:
-            out.append(name if name.startswith("gfx") else f"gfx{name}")
-    return tuple(dict.fromkeys(out))
-
-
-def _machine(platform: object, supported: SupportedProperties) -> _Machine:
-    nv = _get(platform, "nvidia")
-    driver_text = _get(nv, "driver_version")
+def _machine(platform: Platform, supported: SupportedProperties) -> _Machine:
+    nv = platform.nvidia
+    driver_text = nv.driver_version if nv is not None else None
     driver = _v(driver_text)
-    cuda_raw = _get(nv, "cuda_driver_version")
-    if isinstance(cuda_raw, int):  # NVML's 13000
-        cuda_raw = f"{cuda_raw // 1000}.{(cuda_raw % 1000) // 10}"
-    driver_cuda = _v(cuda_raw)
+    driver_cuda = _v(nv.cuda_driver_version) if nv is not None else None
     estimated = False
     if driver_cuda is None and driver is not None:
-        driver_cuda, estimated = _estimate_cuda(driver), True
+        driver_cuda, estimated = _v(cuda_of_driver(driver_text)), True
     gpus = tuple(
-        _Gpu(
-            _index(_get(g, "index"), i),
-            str(_get(g, "name") or f"GPU{i}"),
-            _cc(_get(g, "compute_capability")),
-        )
-        for i, g in enumerate(_get(nv, "gpus") or ())
+        _Gpu(g.index if g.index is not None else i, g.name or f"GPU{i}", g.cc)
+        for i, g in enumerate(nv.gpus or () if nv is not None else ())
     )
-    amd = _get(platform, "amd")
-    gfx = _gfx_names(amd)
+    amd = platform.amd
+    gfx = tuple(dict.fromkeys(amd.gfx)) if amd is not None and amd.gfx else ()
     if not gfx:
         gfx = tuple(supported.get("amd", {}).get("gfx_arch", ()))
-    intel = _get(platform, "intel")
-    intel_ok = bool(supported.get("intel", {}).get("device_ip")) or bool(
-        intel and (_get(intel, "device_ip", "devices", "gpus", "device_ips") or _get(intel, "xpu"))
+    intel = platform.intel
+    has_intel = bool(supported.get("intel", {}).get("device_ip")) or bool(
+        intel is not None and intel.device_ip
     )
-    os_name = str(_get(platform, "os") or "linux").lower()
+    os_name = (platform.os or "linux").lower()
     return _Machine(
         os="windows" if os_name.startswith("win") else os_name,
-        arch=str(_get(platform, "arch") or "x86_64"),
+        arch=platform.arch or "x86_64",
         has_nvidia=nv is not None and (driver is not None or bool(gpus)),
         driver=driver,
-        driver_text=str(driver_text) if driver_text else None,
+        driver_text=driver_text,
         driver_cuda=driver_cuda,
         driver_cuda_estimated=estimated,
         gpus=gpus,
         gfx=gfx,
-        rocm=_get(amd, "rocm_version"),
+        rocm=amd.rocm_version if amd is not None else None,
         has_amd=bool(gfx),
-        has_intel=intel_ok,
-        is_apple=_get(platform, "apple") is not None,
+        has_intel=has_intel,
+        is_apple=platform.apple is not None,
     )
 
 
@@ -310,7 +232,7 @@ def driver_allows(build_cuda: Version, m: _Machine) -> tuple[bool, bool]:
         return False, False
     if m.driver_cuda is not None and m.driver_cuda >= Version(_mm(build_cuda)):
         return True, False
-    floor = MVC_FLOORS.get(build_cuda.major, {}).get("windows" if m.os == "windows" else "linux")
+    floor = mvc_floor(build_cuda.major, m.os)
     same_major = m.driver_cuda is None or m.driver_cuda.major == build_cuda.major
     if floor and m.driver is not None and m.driver >= Version(floor) and same_major:
         return True, True
@@ -321,7 +243,7 @@ def driver_allows(build_cuda: Version, m: _Machine) -> tuple[bool, bool]:
 
 
 def driver_need(build_cuda: Version, m: _Machine) -> str:
-    floor = MVC_FLOORS.get(build_cuda.major, {}).get("windows" if m.os == "windows" else "linux")
+    floor = mvc_floor(build_cuda.major, m.os)
     return f"CUDA {_mm(build_cuda)}" + (f" (>= {floor})" if floor else "")
 
 
@@ -331,12 +253,11 @@ def _coverage(
     """How a GPU runs a build: its own SASS, JIT from PTX, PTX the driver cannot JIT, or not."""
     parsed: list[tuple[tuple[int, int], bool]] = []
     for item in archs:
-        base, _, ptx = item.partition("+")
-        c = _cc(base)
+        c = _arch_cc(item)
         if c is not None:
-            parsed.append((c, ptx.upper() == "PTX"))
+            parsed.append((c, item.partition("+")[2].upper() == "PTX"))
     for c, _ in parsed:
-        if cc in _EXACT_ONLY or c in _EXACT_ONLY:
+        if cc in INTEGRATED_GPU_CC or c in INTEGRATED_GPU_CC:
             if c == cc:
                 return "sass"
         elif c[0] == cc[0] and c[1] <= cc[1]:
@@ -351,7 +272,7 @@ def _coverage(
 
 @dataclass(frozen=True)
 class _LineCheck:
-    backend: str
+    backend: Backend
     archs: tuple[str, ...] | None
     allowed: bool
     mvc: bool
@@ -362,9 +283,9 @@ class _LineCheck:
         return self.allowed and not self.uncovered
 
 
-def _check_line(release: str, backend: str, m: _Machine) -> _LineCheck:
-    cuda = _backend_cuda(backend)
-    archs = torch_builds.cuda_archs(release, backend, m.arch)
+def _check_line(release: str, backend: Backend, m: _Machine) -> _LineCheck:
+    cuda = _cuda(backend)
+    archs = facts.cuda_archs(release, backend, m.arch)
     allowed, mvc = driver_allows(cuda, m)
     uncovered: list[tuple[_Gpu, str]] = []
     if archs is not None:
@@ -377,16 +298,7 @@ def _check_line(release: str, backend: str, m: _Machine) -> _LineCheck:
     return _LineCheck(backend, archs, allowed, mvc, tuple(uncovered))
 
 
-def cuda_lines(release: str, arch: str = "x86_64") -> list[str]:
-    """CUDA indexes the release publishes (from the arch tables), newest CUDA first."""
-    lines = [cu for (rel, cu) in torch_builds.CUDA_ARCH_LISTS if rel == release]
-    if arch in ("aarch64", "arm64"):  # SBSA wheels: only the lines whose arch list we know
-        known = torch_builds.CUDA_ARCH_LISTS_AARCH64
-        lines = [cu for cu in lines if cu in known] if Version(release) >= Version("2.8") else []
-    return sorted(lines, key=_backend_cuda, reverse=True)
-
-
-def best_cuda_line(release: str, m: _Machine) -> str | None:
+def best_cuda_line(release: str, m: _Machine) -> Backend | None:
     """The CUDA line to recommend for `release` on this machine.
 
     Prefers lines the driver supports outright (no MVC caveats, §7.3); falls back to lines
@@ -394,7 +306,7 @@ def best_cuda_line(release: str, m: _Machine) -> str | None:
     """
     if not m.has_nvidia:
         return None
-    checks = [_check_line(release, cu, m) for cu in cuda_lines(release, m.arch)]
+    checks = [_check_line(release, cu, m) for cu in facts.cuda_lines(release, m.arch)]
     strict = [c for c in checks if c.works and not c.mvc]
     if strict:
         return strict[0].backend
@@ -402,8 +314,8 @@ def best_cuda_line(release: str, m: _Machine) -> str | None:
     return relaxed[0].backend if relaxed else None
 
 
-def _newest_release_with(m: _Machine) -> tuple[str, str] | None:
-    releases = sorted({rel for rel, _ in torch_builds.CUDA_ARCH_LISTS}, key=Version, reverse=True)
+def _newest_release_with(m: _Machine) -> tuple[str, Backend] | None:
+    releases = sorted({rel for rel, _ in facts.CUDA_ARCH_LISTS}, key=Version, reverse=True)
     for rel in releases:
         line = best_cuda_line(rel, m)
         if line:
@@ -420,7 +332,7 @@ def _companion_version(name: str, torch_version: Version) -> str | None:
     release = f"{torch_version.major}.{torch_version.minor}"
     patch = torch_version.micro
     if name == "torchvision":
-        for tv, tr in torch_builds.TORCHVISION_TO_TORCH.items():
+        for tv, tr in facts.TORCHVISION_TO_TORCH.items():
             if tr == release:
                 return f"{tv}.{patch}"
         return None
@@ -431,7 +343,7 @@ def _companion_version(name: str, torch_version: Version) -> str | None:
 
 def _companion_series(name: str, release: str) -> str | None:
     if name == "torchvision":
-        for tv, tr in torch_builds.TORCHVISION_TO_TORCH.items():
+        for tv, tr in facts.TORCHVISION_TO_TORCH.items():
             if tr == release:
                 return f"{tv}.*"
         return None
@@ -440,18 +352,8 @@ def _companion_series(name: str, release: str) -> str | None:
     return None
 
 
-def _fix(
-    diag: Diagnosis,
-    torch_req: str,
-    companions: Sequence[str],
-    variant: str | None,
-) -> None:
-    reqs = [torch_req, *companions]
-    diag.fix_requirements = reqs
-    diag.fix_variant = variant
-    tail = f" --variant {variant}" if variant else ""
-    diag.fix_command = f"wheelmagic install {' '.join(reqs)}{tail}"
-    diag.fix_magic = f"%variant_install {' '.join(reqs)}{tail}"
+def _fix(torch_req: str, companions: Sequence[str], line: Backend | None) -> Fix:
+    return Fix((torch_req, *companions), line.index_name if line is not None else None)
 
 
 def _companion_reqs(
@@ -486,8 +388,8 @@ class _Verdict:
         self.reasons: list[str] = []
         self.predicted: list[str] = []
         self.notes: list[str] = []
-        #: (torch requirement or None for "same release", variant or None)
-        self.fix: tuple[str | None, str | None] | None = None
+        #: (torch requirement or None for "same release", the line to move to or None)
+        self.fix: tuple[str | None, Backend | None] | None = None
         self._fix_status: Status = "fits"
 
     def add(self, status: Status, reason: str, *predicted: str) -> None:
@@ -498,7 +400,7 @@ class _Verdict:
             if p not in self.predicted:
                 self.predicted.append(p)
 
-    def want_fix(self, torch_req: str | None, variant: str | None, status: Status) -> None:
+    def want_fix(self, torch_req: str | None, variant: Backend | None, status: Status) -> None:
         # The fix for the worst problem wins; among equals, the first that names a line.
         worse = _SEVERITY[status] > _SEVERITY[self._fix_status]
         vaguer = status == self._fix_status and self.fix is not None and self.fix[1] is None
@@ -509,7 +411,7 @@ class _Verdict:
 
 def diagnose(
     installed: Builds,
-    platform: PlatformLike,
+    platform: Platform,
     supported: SupportedProperties,
     *,
     where: str | None = None,
@@ -531,11 +433,11 @@ def diagnose(
             + (f" (installed: {present})" if present else "")
         )
         diag.predicted.append("import torch fails: ModuleNotFoundError: No module named 'torch'")
-        _fix(diag, "torch", _companion_reqs(builds, None), None)
+        diag.fix = _fix("torch", _companion_reqs(builds, None), None)
         return diag
 
     v = _Verdict()
-    release = torch_builds.torch_release("torch", str(torch.version)) or ""
+    release = facts.torch_release("torch", str(torch.version)) or ""
     _judge_torch(v, torch, release, m, supported)
     for name, build in builds.items():
         if name != "torch":
@@ -553,11 +455,11 @@ def diagnose(
     else:
         rel = torch_req.split("==", 1)[1].removesuffix(".*") if "==" in torch_req else None
         companions = _companion_reqs(builds, None, release=rel)
-    _fix(diag, torch_req, companions, variant)
+    diag.fix = _fix(torch_req, companions, variant)
     return diag
 
 
-def describe_platform(platform: PlatformLike, supported: SupportedProperties | None = None) -> str:
+def describe_platform(platform: Platform, supported: SupportedProperties | None = None) -> str:
     """One line about the accelerator facts diagnose uses: driver, CUDA, GPUs, gfx."""
     m = _machine(platform, supported or {})
     return f"{_summary(m)} ({m.os} {m.arch})"
@@ -622,17 +524,18 @@ def _judge_torch(
         )
 
 
-def _auto_line(release: str, m: _Machine) -> str:
+def _auto_line(release: str, m: _Machine) -> Backend:
     """The line a reinstall should take on this machine: best CUDA, ROCm, XPU, else cpu."""
     if m.has_nvidia:
         line = best_cuda_line(release, m)
         if line:
             return line
-    if m.has_amd and release in ROCM_BY_RELEASE:
-        return ROCM_BY_RELEASE[release]
+    rocm = Backend.parse(facts.ROCM_BY_RELEASE.get(release))
+    if m.has_amd and rocm is not None:
+        return rocm
     if m.has_intel:
-        return "xpu"
-    return "cpu"
+        return XPU
+    return CPU
 
 
 def _judge_cpu(v: _Verdict, torch: InstalledBuild, release: str, m: _Machine) -> None:
@@ -643,7 +546,7 @@ def _judge_cpu(v: _Verdict, torch: InstalledBuild, release: str, m: _Machine) ->
                 "suboptimal",
                 f"{torch.describe()} is a CPU-only build; this machine has "
                 f"{m.gpu_phrase()} with {m.driver_phrase()}, and torch {release} publishes a "
-                f"CUDA {torch_builds.cuda_version(line)} build that runs on it",
+                f"CUDA {line.version_text} build that runs on it",
                 f"torch.cuda.is_available() returns False and .cuda() raises: {_MSG_NOT_COMPILED}",
             )
             v.want_fix(None, line, "suboptimal")
@@ -654,9 +557,9 @@ def _judge_cpu(v: _Verdict, torch: InstalledBuild, release: str, m: _Machine) ->
             )
         return
     if m.has_amd and m.os == "linux":
-        covered = [g for g in m.gfx if any(g in gfx for gfx in torch_builds.ROCM_GFX.values())]
+        covered = [g for g in m.gfx if any(g in gfx for gfx in facts.ROCM_GFX.values())]
         if covered:
-            line = ROCM_BY_RELEASE.get(release)
+            line = Backend.parse(facts.ROCM_BY_RELEASE.get(release))
             v.add(
                 "suboptimal",
                 f"{torch.describe()} is a CPU-only build; this machine has an AMD "
@@ -672,7 +575,7 @@ def _judge_cpu(v: _Verdict, torch: InstalledBuild, release: str, m: _Machine) ->
             "GPU that PyTorch's XPU builds support",
             "torch.xpu.is_available() returns False",
         )
-        v.want_fix(None, "xpu", "suboptimal")
+        v.want_fix(None, XPU, "suboptimal")
 
 
 def _judge_cuda(v: _Verdict, torch: InstalledBuild, release: str, m: _Machine) -> None:
@@ -708,7 +611,7 @@ def _judge_cuda(v: _Verdict, torch: InstalledBuild, release: str, m: _Machine) -
             newest = _newest_release_with(m)
             v.want_fix(
                 f"torch=={newest[0]}.*" if newest else None,
-                newest[1] if newest else "cpu",
+                newest[1] if newest else CPU,
                 "broken",
             )
         return
@@ -717,7 +620,8 @@ def _judge_cuda(v: _Verdict, torch: InstalledBuild, release: str, m: _Machine) -
             f"{desc} runs on {m.driver_phrase()} through CUDA minor-version "
             "compatibility: SASS kernels only, no PTX JIT, a limited feature set"
         )
-    archs = torch_builds.cuda_archs(release, str(cuda), m.arch) if release else None
+    line = Backend.cuda(_mm(cuda))
+    archs = facts.cuda_archs(release, line, m.arch) if release and line else None
     if archs is None:
         v.notes.append(
             f"unknown arch coverage: wheelmagic has no TORCH_CUDA_ARCH_LIST for torch "
@@ -743,12 +647,11 @@ def _judge_cuda(v: _Verdict, torch: InstalledBuild, release: str, m: _Machine) -
     if torch.variant_properties is not None or not (torch.cuda and "." in torch.cuda):
         return  # a variant build was chosen for this machine; a major-only CUDA can't be ranked
     best = best_cuda_line(release, m)
-    own = f"cu{cuda.major}{cuda.minor}"
-    if best and _backend_cuda(best) > cuda and own != best:
+    if best and _cuda(best) > cuda and best != line:
         v.add(
             "suboptimal",
             f"{desc} uses CUDA {_mm(cuda)}; torch {release} also publishes a CUDA "
-            f"{torch_builds.cuda_version(best)} build that this machine "
+            f"{best.version_text} build that this machine "
             f"({m.driver_phrase()}) supports",
         )
         v.want_fix(None, best, "suboptimal")
@@ -763,7 +666,7 @@ def _uncovered(
     uncovered: Sequence[tuple[_Gpu, str]],
 ) -> None:
     sms = " ".join(f"sm_{a.split('+')[0].replace('.', '')}" for a in archs)
-    lowest = min((c for c in (_cc(a.split("+")[0]) for a in archs) if c), default=None)
+    lowest = min((c for c in map(_arch_cc, archs) if c), default=None)
     full = torch.full_version
     new_style = Version(release or "0") >= Version("2.14")
     best = best_cuda_line(release, m)
@@ -789,9 +692,9 @@ def _uncovered(
             if best:
                 msg += (
                     f"Reinstall the same version against a CUDA build that does, e.g.:\n"
-                    f"  For CUDA {torch_builds.cuda_version(best)} use pip install "
+                    f"  For CUDA {best.version_text} use pip install "
                     f"torch=={torch.version.public} --index-url "
-                    f"{torch_builds.DEFAULT_PYTORCH_INDEX_BASE}/{best}"
+                    f"{facts.DEFAULT_PYTORCH_INDEX_BASE}/{best.index_name}"
                 )
             else:
                 msg += f"No published PyTorch CUDA builds for release {release} support this GPU."
@@ -821,7 +724,7 @@ def _uncovered(
     if newest:
         v.reasons.append(
             f"no CUDA build of torch {release} covers {m.gpu_phrase()}; torch "
-            f"{newest[0]} with CUDA {torch_builds.cuda_version(newest[1])} does"
+            f"{newest[0]} with CUDA {newest[1].version_text} does"
         )
         v.want_fix(f"torch=={newest[0]}.*", newest[1], "broken")
     else:
@@ -829,7 +732,7 @@ def _uncovered(
             f"no published PyTorch CUDA build covers {m.gpu_phrase()} with "
             f"{m.driver_phrase()}; a CPU build is the working choice"
         )
-        v.want_fix(None, "cpu", "broken")
+        v.want_fix(None, CPU, "broken")
 
 
 def _judge_rocm(v: _Verdict, torch: InstalledBuild, release: str, m: _Machine) -> None:
@@ -842,7 +745,8 @@ def _judge_rocm(v: _Verdict, torch: InstalledBuild, release: str, m: _Machine) -
         )
         v.want_fix(None, _auto_line(release, m), "broken")
         return
-    table = torch_builds.ROCM_GFX.get(f"rocm{torch.rocm}") if torch.rocm else None
+    own = torch.backend
+    table = facts.ROCM_GFX.get(own.index_name) if own is not None else None
     if table is None:
         v.notes.append(
             f"unknown arch coverage: wheelmagic has no gfx list for ROCm "
@@ -858,10 +762,8 @@ def _judge_rocm(v: _Verdict, torch: InstalledBuild, release: str, m: _Machine) -
             f"{', '.join(table)}",
             f"the first GPU call aborts: {_MSG_HIP}",
         )
-        fixes = [
-            rocm for rocm, gfx in torch_builds.ROCM_GFX.items() if all(g in gfx for g in m.gfx)
-        ]
-        v.want_fix(None, fixes[0] if fixes else "cpu", "broken")
+        fixes = [rocm for rocm, gfx in facts.ROCM_GFX.items() if all(g in gfx for g in m.gfx)]
+        v.want_fix(None, Backend.parse(fixes[0]) if fixes else CPU, "broken")
 
 
 def _judge_companion(
@@ -882,8 +784,8 @@ def _judge_companion(
     )
     accepts = torch_pin_accepts(build, torch)
     if accepts is None:
-        rel = torch_builds.torch_release(build.name, str(build.version))
-        own = torch_builds.torch_release("torch", str(torch.version))
+        rel = facts.torch_release(build.name, str(build.version))
+        own = facts.torch_release("torch", str(torch.version))
         accepts = None if rel is None else rel == own
         wants = f"torch {rel}" if rel else None
     else:
@@ -897,14 +799,9 @@ def _judge_companion(
         if v.fix is None:  # torch's own fix, if any, decides the line; companions follow it
             v.want_fix(None, torch.backend, "broken")
         return
-    if build.kind in ("unknown",) or torch.kind == "unknown":
+    if build.kind == "unknown" or torch.kind == "unknown":
         return
-    mismatch = build.kind != torch.kind
-    if not mismatch and build.kind == "cuda" and build.cuda and torch.cuda:
-        mismatch = _same_cuda(build.cuda, torch.cuda) is False
-    if not mismatch and build.kind == "rocm" and build.rocm and torch.rocm:
-        mismatch = build.rocm != torch.rocm
-    if mismatch:
+    if not _same_line(build, torch):
         v.add(
             "broken",
             f"{build.describe()} and {torch.describe()} are different builds; "
@@ -915,8 +812,17 @@ def _judge_companion(
             v.want_fix(None, torch.backend, "broken")
 
 
-def _same_cuda(a: str, b: str) -> bool | None:
-    """Compare CUDA versions; a major-only value (`12`) matches any minor of its major."""
-    if "." not in a or "." not in b:
-        return a.split(".")[0] == b.split(".")[0]
-    return _mm(Version(a)) == _mm(Version(b))
+def _same_line(a: InstalledBuild, b: InstalledBuild) -> bool:
+    """Whether two builds are for the same accelerator line, as far as their facts say.
+
+    A major-only CUDA (`12`, from `nvidia-*-cu12` requirements) matches any minor of its major.
+    """
+    if a.kind != b.kind:
+        return False
+    if a.kind == "cuda" and a.cuda and b.cuda:
+        if a.backend is None or b.backend is None:
+            return a.cuda.split(".")[0] == b.cuda.split(".")[0]
+        return a.backend == b.backend
+    if a.kind == "rocm" and a.rocm and b.rocm:
+        return a.rocm == b.rocm
+    return True

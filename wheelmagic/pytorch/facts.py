@@ -17,10 +17,9 @@ Sources (see shared/research/detection.md):
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass
-
 from packaging.version import InvalidVersion, Version
+
+from wheelmagic.pytorch.backend import Backend
 
 #: Where PyTorch publishes its per-backend indexes, and its variant-enabled index.
 DEFAULT_PYTORCH_INDEX_BASE = "https://download.pytorch.org/whl"
@@ -198,18 +197,17 @@ TORCHVISION_TO_TORCH: dict[str, str] = {
 }
 #: torchaudio numbers its releases like torch since 2.1 (2.8 <-> 2.8); U beyond 2.10.
 
-_BACKEND_RE = re.compile(r"^(cu\d{2,3}|cpu|rocm\d+(?:\.\d+){1,2}|xpu)$")
-
-
-def is_backend(name: str) -> bool:
-    """`cu128`, `cpu`, `rocm6.4`, `xpu`: the names of PyTorch's per-backend indexes."""
-    return bool(_BACKEND_RE.match(name))
-
-
-def cuda_version(backend: str) -> str | None:
-    """`cu128` -> `12.8`, `cu92` -> `9.2`; None for non-CUDA backends."""
-    m = re.fullmatch(r"cu(\d+)(\d)", backend)
-    return f"{int(m.group(1))}.{m.group(2)}" if m else None
+#: torch minor release -> its newest ROCm build (P-rel, research/detection.md §3.3); names the
+#: `--variant` of a fix.
+ROCM_BY_RELEASE: dict[str, str] = {
+    "2.7": "rocm6.3",
+    "2.8": "rocm6.4",
+    "2.9": "rocm6.4",
+    "2.10": "rocm7.1",
+    "2.11": "rocm7.2",
+    "2.12": "rocm7.2",
+    "2.13": "rocm7.2",
+}
 
 
 def torch_release(package: str, version: str) -> str | None:
@@ -226,23 +224,36 @@ def torch_release(package: str, version: str) -> str | None:
     return None
 
 
-def cuda_archs(torch_version: str, cuda: str, arch: str = "x86_64") -> tuple[str, ...] | None:
-    """TORCH_CUDA_ARCH_LIST of the official build, e.g. ("7.5", ..., "12.0+PTX").
+def cuda_archs(
+    torch_version: str, backend: Backend, arch: str = "x86_64"
+) -> tuple[str, ...] | None:
+    """TORCH_CUDA_ARCH_LIST of the official CUDA build, e.g. ("7.5", ..., "12.0+PTX").
 
-    `cuda` is an index name (`cu128`) or a CUDA version (`12.8`). None when we do not know.
+    None when we do not know (or `backend` is not a CUDA one).
     """
-    if not cuda.startswith("cu"):
-        cuda = "cu" + cuda.replace(".", "")
     release = torch_release("torch", torch_version)
-    if release is None:
+    if release is None or backend.kind != "cuda":
         return None
     if arch in ("aarch64", "arm64"):
-        return CUDA_ARCH_LISTS_AARCH64.get(cuda) if Version(release) >= Version("2.8") else None
-    return CUDA_ARCH_LISTS.get((release, cuda))
+        if Version(release) < Version("2.8"):
+            return None
+        return CUDA_ARCH_LISTS_AARCH64.get(backend.index_name)
+    return CUDA_ARCH_LISTS.get((release, backend.index_name))
 
 
-def sm_arch_values(archs: tuple[str, ...]) -> tuple[str, ...]:
-    """TORCH_CUDA_ARCH_LIST -> `nvidia :: sm_arch` values: "12.0+PTX" -> 120_real, 120_virtual."""
+def cuda_lines(release: str, arch: str = "x86_64") -> list[Backend]:
+    """The CUDA builds a torch release publishes (from the arch tables), newest CUDA first."""
+    names = [cu for (rel, cu) in CUDA_ARCH_LISTS if rel == release]
+    if arch in ("aarch64", "arm64"):  # SBSA wheels: only the lines whose arch list we know
+        ok = Version(release) >= Version("2.8")
+        names = [cu for cu in names if ok and cu in CUDA_ARCH_LISTS_AARCH64]
+    lines = [b for b in map(Backend.parse, names) if b is not None]
+    return sorted(lines, reverse=True)
+
+
+def sm_archs_of_arch_list(archs: tuple[str, ...]) -> tuple[str, ...]:
+    """TORCH_CUDA_ARCH_LIST -> the `nvidia :: sm_arch` values a build declares:
+    "12.0+PTX" -> 120_real, 120_virtual."""
     values: list[str] = []
     for item in archs:
         cc, _, ptx = item.partition("+")
@@ -253,41 +264,29 @@ def sm_arch_values(archs: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(values)
 
 
-@dataclass(frozen=True)
-class BackendFacts:
-    """What a per-backend index means as variant properties (for `legacy_torch`)."""
-
-    backend: str
-    properties: dict[str, dict[str, tuple[str, ...]]]
-
-
 def backend_properties(
-    backend: str, package: str = "torch", version: str | None = None, arch: str = "x86_64"
-) -> dict[str, dict[str, tuple[str, ...]]] | None:
-    """Virtual variant properties of a build from index `backend`; {} = null variant (cpu).
+    backend: Backend, package: str = "torch", version: str | None = None, arch: str = "x86_64"
+) -> dict[str, dict[str, tuple[str, ...]]]:
+    """Virtual variant properties of a build from a per-backend index; {} = null variant (cpu).
 
-    None when the backend is unknown. A CUDA build whose arch list we do not know declares only
-    its CUDA lower bound (so it is never ruled out for the wrong reason).
+    A CUDA build whose arch list we do not know declares only its CUDA lower bound (so it is
+    never ruled out for the wrong reason).
     """
-    if backend == "cpu":
+    if backend.kind == "cpu":
         return {}
-    if backend == "xpu":
+    if backend.kind == "xpu":
         return {"intel": {"device_ip": tuple(sorted(XPU_DEVICE_IPS))}}
-    if backend.startswith("rocm"):
-        gfx = ROCM_GFX.get(backend)
-        rocm = backend[4:]
-        rocm_mm = ".".join(rocm.split(".")[:2])
+    if backend.kind == "rocm":
+        gfx = ROCM_GFX.get(backend.index_name)
+        rocm_mm = ".".join(str(n) for n in backend.version[:2])
         props: dict[str, tuple[str, ...]] = {"rocm_version": (rocm_mm,)}
         if gfx:
             props["gfx_arch"] = tuple(sorted(gfx))
         return {"amd": props}
-    cv = cuda_version(backend)
-    if cv is None:
-        return None
-    nvidia: dict[str, tuple[str, ...]] = {"cuda_version_lower_bound": (cv,)}
+    nvidia: dict[str, tuple[str, ...]] = {"cuda_version_lower_bound": (backend.version_text,)}
     release = torch_release(package, version) if version else None
     if release is not None:
         archs = cuda_archs(release, backend, arch)
         if archs:
-            nvidia["sm_arch"] = tuple(sorted(sm_arch_values(archs)))
+            nvidia["sm_arch"] = tuple(sorted(sm_archs_of_arch_list(archs)))
     return {"nvidia": nvidia}
