@@ -8,4 +8,5 @@ PY=.venv/bin/python
 echo "== ruff"; .venv/bin/ruff check wheelmagic tests benchmarks
 .venv/bin/ruff format --check wheelmagic tests benchmarks
 echo "== mypy"; .venv/bin/mypy
+echo "== import contract (.importlinter)"; .venv/bin/lint-imports --no-cache
 echo "== pytest"; "$PY" -m pytest "$@"
