@@ -1,17 +1,18 @@
 """Platform facts: the `Platform` snapshot, `detect()`, and reading snapshots back.
 
-`current_platform()` is what every front end calls: an explicit file, else
-`WHEELMAGIC_PLATFORM`, else probing this machine.
+`current_platform()` is what `wheelmagic.app` calls: an explicit file, else
+`WHEELMAGIC_PLATFORM`, else probing this machine. Importing this package (or the model)
+imports no probe: `detect`, `Probes` and `SystemProbes` load on first use, so the pure layers
+that read a `Platform` never pull in `subprocess` or `ctypes`.
 """
 
 from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from wheelmagic.errors import PlatformError
-from wheelmagic.platform.detect import detect
 from wheelmagic.platform.model import (
     AmdInfo,
     AppleInfo,
@@ -21,7 +22,11 @@ from wheelmagic.platform.model import (
     NvidiaInfo,
     Platform,
 )
-from wheelmagic.platform.probes import Probes, SystemProbes
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from wheelmagic.platform.detect import detect
+    from wheelmagic.platform.probes import Probes, SystemProbes
 
 __all__ = [
     "AmdInfo",
@@ -66,4 +71,24 @@ def current_platform(
     from_env = env.get("WHEELMAGIC_PLATFORM", "").strip()
     if from_env:
         return load_platform(from_env)
-    return detect(env)
+    return _detect()(env)
+
+
+def _detect() -> Callable[[Mapping[str, str] | None], Platform]:
+    """`detect`, imported now. Loading the submodule `detect` binds the package attribute of
+    that name to the module; the function takes the name back, as an eager import would."""
+    from wheelmagic.platform.detect import detect as function
+
+    globals()["detect"] = function
+    return function
+
+
+def __getattr__(name: str) -> object:
+    """The probing names, imported on first use (see the module docstring)."""
+    if name == "detect":
+        return _detect()
+    if name in ("Probes", "SystemProbes"):
+        from wheelmagic.platform import probes
+
+        return getattr(probes, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
