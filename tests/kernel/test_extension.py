@@ -13,6 +13,8 @@ import pytest
 
 from wheelmagic import extension
 
+pytestmark = pytest.mark.kernel
+
 _PROBE = r"""
 import json, sys, time
 from IPython.core.interactiveshell import InteractiveShell
@@ -58,7 +60,17 @@ def _probe(env_extra: dict[str, str], tmp_path: Path) -> dict[str, Any]:
 def test_load_registers_magics_and_hook_and_stays_light(tmp_path: Path) -> None:
     data = _probe({}, tmp_path)
     assert data["magics"] == ["variant_install", "variant_doctor", "variant_detect"]
-    assert data["hooked"] == "wheelmagic.hook"
+    assert data["hooked"] == "wheelmagic.hook.finder"
+    ours = {m for m in data["new"] if m.split(".")[0] == "wheelmagic"}
+    assert ours <= {
+        "wheelmagic",
+        "wheelmagic.extension",
+        "wheelmagic.magics",
+        "wheelmagic.hook",
+        "wheelmagic.hook.finder",
+        "wheelmagic.kernel",
+        "wheelmagic._fs",
+    }
     heavy = [
         m
         for m in data["new"]
@@ -72,7 +84,7 @@ def test_load_registers_magics_and_hook_and_stays_light(tmp_path: Path) -> None:
 
 def test_opt_out(tmp_path: Path) -> None:
     data = _probe({"WHEELMAGIC_DISABLE": "1"}, tmp_path)
-    assert data["magics"] == [] and data["hooked"] != "wheelmagic.hook"
+    assert data["magics"] == [] and data["hooked"] != "wheelmagic.hook.finder"
 
 
 def test_internal_error_is_one_warning_line(
@@ -98,7 +110,8 @@ def test_pending_record_prints_confirmation_on_load(
     )
     registered: list[Any] = []
     ip = type("Ip", (), {"register_magics": lambda self, cls: registered.append(cls)})()
-    monkeypatch.setattr(wk, "doctor_facts", lambda *a: (_ for _ in ()).throw(RuntimeError("x")))
+    # the doctor fails for real (an unreadable snapshot): the confirmation still comes
+    monkeypatch.setenv("WHEELMAGIC_PLATFORM", str(tmp_path / "missing.json"))
     try:
         assert extension.load(ip) is True
     finally:
@@ -114,10 +127,14 @@ def test_pending_record_prints_confirmation_on_load(
 def test_magic_uses_the_cli_install_options(capsys: pytest.CaptureFixture[str]) -> None:
     from IPython.core.error import UsageError
 
-    from wheelmagic.commands.install import build_install_parser
-    from wheelmagic.magics import install_parser, parse_line
+    import argparse
 
-    cli = {o for a in build_install_parser()._actions for o in a.option_strings}
+    from wheelmagic.cli import build_parser
+    from wheelmagic.magics import install_parser, parse_line
+    from wheelmagic.options import Options, from_arguments
+
+    sub = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    cli = {o for a in sub.choices["install"]._actions for o in a.option_strings}
     parser = install_parser()
     magic = {o for a in parser._actions for o in a.option_strings}
     assert cli <= magic and magic - cli == {"--no-restart"}
@@ -138,6 +155,15 @@ def test_magic_uses_the_cli_install_options(capsys: pytest.CaptureFixture[str]) 
         args.backend,
         args.extra_index_url,
     ) == ("cu128", "cuda12.8", True, True, "/x.json", "uv", ["A", "B"])
+    assert from_arguments(args) == Options(
+        platform_file="/x.json",
+        extra_index_urls=("A", "B"),
+        torch_backend="cu128",
+        variant="cuda12.8",
+        installer="uv",
+        dry_run=True,
+        explain=True,
+    )
     with pytest.raises(UsageError, match="%variant_install"):
         parse_line(parser, "torch --no-such-option")
     with pytest.raises(UsageError):
@@ -158,7 +184,8 @@ def test_kernel_confirmation_waits_for_the_first_cell(
     from wheelmagic.kernel.restart import confirm_after_restart
 
     monkeypatch.setenv("WHEELMAGIC_CACHE_DIR", str(tmp_path))
-    monkeypatch.setattr(wk, "doctor_facts", lambda *a: (_ for _ in ()).throw(RuntimeError("x")))
+    # the doctor fails for real (an unreadable snapshot): the confirmation still comes
+    monkeypatch.setenv("WHEELMAGIC_PLATFORM", str(tmp_path / "missing.json"))
     wk.write_record(wk.RestartRecord("r", "ipykernel", ["packaging"], pid=1, time=time.time()))
     ip = type("Ip", (), {})()
     ip.kernel = object()

@@ -13,52 +13,14 @@ from typing import Any
 import pytest
 
 from wheelmagic import kernel as wk
+from wheelmagic.app import Checkup
+from wheelmagic.install.execute import Change
 from wheelmagic.kernel import restart as rs
+from wheelmagic.platform.model import Platform
+from wheelmagic.pytorch.diagnose import Diagnosis, Fix
 from wheelmagic.ui.text import TextRenderer
 
-
-def _dist(
-    site: Path, name: str, version: str, files: dict[str, str], top_level: str | None = None
-) -> None:
-    info = site / f"{name}-{version}.dist-info"
-    info.mkdir(parents=True)
-    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n")
-    record = [f"{info.name}/METADATA,,"]
-    for rel, text in files.items():
-        (site / rel).parent.mkdir(parents=True, exist_ok=True)
-        (site / rel).write_text(text)
-        record.append(f"{rel},,")
-    if top_level is not None:
-        (info / "top_level.txt").write_text(top_level)
-    (info / "RECORD").write_text("\n".join(record) + "\n")
-
-
-def test_top_level_modules_from_record_and_top_level_txt(tmp_path: Path) -> None:
-    _dist(
-        tmp_path,
-        "fake_torch",
-        "1.0",
-        {
-            "faketorch/__init__.py": "",
-            "faketorch/_C.so": "",
-            "functorch_x/__init__.py": "",
-            "single.py": "",
-            "ext.cpython-311-x86_64-linux-gnu.so": "",
-            "fake_torch.pth": "",
-        },
-    )
-    _dist(tmp_path, "Other-Pkg", "2.0", {"x/__init__.py": ""}, top_level="other\n")
-    path = [str(tmp_path)]
-    assert wk.top_level_modules("fake-torch", path) == {"faketorch", "functorch_x", "single", "ext"}
-    assert wk.top_level_modules("other_pkg", path) == {"other"}
-    assert wk.top_level_modules("absent", path) == {"absent"}
-    hits = wk.imported_modules(
-        ["fake_torch", "other-pkg", "absent"],
-        path=path,
-        modules={"faketorch": 1, "faketorch._C": 1, "os": 1},
-    )
-    assert hits == {"fake_torch": ["faketorch"]}
-    assert wk.imported_modules(["other-pkg"], path=path, modules={"faketorch": 1}) == {}
+pytestmark = pytest.mark.kernel
 
 
 def test_record_roundtrip(tmp_path: Path) -> None:
@@ -234,38 +196,41 @@ def test_finish_install_continues_when_nothing_was_imported(cache: Path) -> None
 
     out = io.StringIO()
     r = TextRenderer(out=out, err=out)
-    assert finish_install(["surely-not-installed-dist"], r, ip=_kernel_shell()) == "continue"
+    changes = [Change("surely-not-installed-dist", None, "1.0")]
+    assert finish_install(changes, r, ip=_kernel_shell()) == "continue"
     assert "no restart needed" in out.getvalue()
 
 
 def test_finish_install_restarts_when_imported(
     cache: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    import packaging  # noqa: F401 - imported for real: its replacement needs a new process
+
     from wheelmagic import magics
 
-    monkeypatch.setattr(wk, "imported_modules", lambda changed: {"packaging": ["packaging"]})
+    changes = [Change("packaging", "24.0", "24.1", modules=("packaging",))]
     ip = _kernel_shell()
     out = io.StringIO()
     r = TextRenderer(out=out, err=out)
     monkeypatch.setenv("WHEELMAGIC_RESTART", "shutdown")
-    assert magics.finish_install(["packaging"], r, ip=ip) == "ipykernel"
+    assert magics.finish_install(changes, r, ip=ip) == "ipykernel"
     assert ip.kernel.calls == [True]
     assert "the kernel must restart: packaging was already imported" in out.getvalue()
-    assert magics.finish_install(["packaging"], r, ip=ip, no_restart=True) == "manual"
+    assert magics.finish_install(changes, r, ip=ip, no_restart=True) == "manual"
     assert ip.kernel.calls == [True]
 
 
-def test_confirmation_line(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_confirmation_line() -> None:
     build = SimpleNamespace(describe=lambda: "torch 2.14.1+cu130 (CUDA 13.0)")
-    diag = SimpleNamespace(status="fits", reasons=[])
-    monkeypatch.setattr(wk, "doctor_facts", lambda *a: (None, {"torch": build}, diag))
-    line = rs.confirmation_line(wk.RestartRecord("r", "ipykernel", ["torch", "not-a-dist-x"]))
-    assert line == (
+    platform = Platform.from_json({"os": "linux", "arch": "x86_64"})
+    fits = Checkup(platform, {"torch": build}, Diagnosis("fits"))  # type: ignore[dict-item]
+    record = wk.RestartRecord("r", "ipykernel", ["torch", "not-a-dist-x"])
+    assert rs.confirmation_line(record, fits) == (
         "wheelmagic: kernel restarted; now installed: torch 2.14.1+cu130 (CUDA 13.0), "
         "not-a-dist-x (not installed); it fits this machine"
     )
-    diag = SimpleNamespace(status="broken", reasons=["driver too old"], fix_magic="%fix")
-    monkeypatch.setattr(wk, "doctor_facts", lambda *a: (None, {"torch": build}, diag))
-    assert rs.confirmation_line(wk.RestartRecord("r", "x", [])).endswith(
-        "doctor says broken: driver too old (fix: %fix)"
+    broken = Diagnosis("broken", ["driver too old"], fix=Fix(("torch==2.14.1",), "cu126"))
+    line = rs.confirmation_line(wk.RestartRecord("r", "x", []), Checkup(platform, {}, broken))
+    assert line.endswith(
+        "doctor says broken: driver too old (fix: %variant_install torch==2.14.1 --variant cu126)"
     )

@@ -16,27 +16,40 @@ import inspect
 import sys
 import textwrap
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from wheelmagic import hook as wm_hook
+from wheelmagic.app import Checkup
 from wheelmagic.attempts import Attempts
-from wheelmagic.hook import WATCHED, Checkup, FixOutcome, HookFinder, RestartRequired
+from wheelmagic.hook import WATCHED, HookFinder, RestartRequired
+from wheelmagic.hook.causes import classify_error
+from wheelmagic.hook.policy import FixOutcome
+from wheelmagic.install.execute import Change
+from wheelmagic.platform.model import Platform
+from wheelmagic.pytorch.diagnose import Diagnosis, Fix
 
 NAMES = ("torch", "torchvision", "torchaudio", "_wm_events")
 
 
-@dataclass
-class Diag:
-    status: str = "fits"
-    reasons: list[str] = field(default_factory=list)
-    predicted: str | None = None
-    fix_command: str | None = "wheelmagic install torch==2.8.0"
-    fix_magic: str | None = "%variant_install torch==2.8.0"
-    fix_requirements: list[str] = field(default_factory=lambda: ["torch==2.8.0"])
+def Diag(  # noqa: N802 - reads like the value it makes
+    status: str = "fits",
+    reasons: list[str] | None = None,
+    fix_requirements: list[str] | None = None,
+) -> Diagnosis:
+    """A real `Diagnosis` (the doctor's output type) with a fix."""
+    reqs = ["torch==2.8.0"] if fix_requirements is None else fix_requirements
+    return Diagnosis(status, list(reasons or []), fix=Fix(tuple(reqs)))  # type: ignore[arg-type]
+
+
+def outcome(names: list[str], summary: str) -> FixOutcome:
+    """What a fix that changed `names` reports."""
+    return FixOutcome(tuple(Change(n, "2.8.0+cu128", "2.8.0+cpu") for n in names), summary)
+
+
+PLATFORM = Platform.from_json({"os": "linux", "arch": "x86_64"})
 
 
 class Recorder:
@@ -51,15 +64,15 @@ class Recorder:
     def doctor(self) -> Checkup | None:
         self.doctor_calls += 1
         _events().append("doctor")
-        return Checkup(self.diag) if self.diag is not None else None
+        return Checkup(PLATFORM, {}, self.diag) if self.diag is not None else None
 
-    def fixer(self, checkup: Checkup, settings: Any) -> FixOutcome:
+    def fixer(self, fix: Fix, settings: Any) -> FixOutcome:
         self.fix_calls += 1
         _events().append("fix")
         if callable(self.fix):
             result = self.fix()
-            return result if isinstance(result, FixOutcome) else FixOutcome(["torch"], "fixed")
-        return FixOutcome(["torch"], "installed torch 2.8.0 [cpu]")
+            return result if isinstance(result, FixOutcome) else outcome(["torch"], "fixed")
+        return outcome(["torch"], "installed torch 2.8.0 [cpu]")
 
 
 def _events() -> list[Any]:
@@ -201,7 +214,7 @@ def test_policies(
     monkeypatch.setenv("WHEELMAGIC_ON_MISMATCH", policy)
     rec = Recorder(
         Diag(status, reasons=["torch 2.8.0+cu128 needs an NVIDIA GPU"]),
-        fix=lambda: FixOutcome([], "already fitting"),
+        fix=lambda: outcome([], "already fitting"),
     )
     wm_hook.install(doctor=rec.doctor, fixer=rec.fixer)
     import torch
@@ -241,7 +254,7 @@ def test_fix_continues_the_import_with_the_new_build(
         (site / "torch").rmdir()
         make_torch(new_site, version="2.8.0+cpu")
         sys.path.insert(0, str(new_site))
-        return FixOutcome(["torch"], "installed torch 2.8.0 [cpu]")
+        return outcome(["torch"], "installed torch 2.8.0 [cpu]")
 
     rec = Recorder(Diag("broken", reasons=["torch 2.8.0+cu128 needs an NVIDIA GPU"]), fix=fix)
     hook = wm_hook.install(doctor=rec.doctor, fixer=rec.fixer)
@@ -265,7 +278,7 @@ def test_fix_in_place_is_picked_up(site: Path) -> None:
 
     def fix() -> FixOutcome:
         make_torch(site, "# a longer file than before, so no stale bytecode\n", version="2.8.0+cpu")
-        return FixOutcome(["torch"], "installed torch 2.8.0 [cpu]")
+        return outcome(["torch"], "installed torch 2.8.0 [cpu]")
 
     rec = Recorder(Diag("broken"), fix=fix)
     wm_hook.install(doctor=rec.doctor, fixer=rec.fixer)
@@ -513,7 +526,7 @@ def test_policy_off_adds_nothing(site: Path, monkeypatch: pytest.MonkeyPatch) ->
     ],
 )
 def test_classify_error(text: str, kind: str, library: str | None) -> None:
-    cause = wm_hook.classify_error(ImportError(text))
+    cause = classify_error(ImportError(text))
     assert cause is not None and cause.kind == kind and cause.library == library
 
 
@@ -524,12 +537,12 @@ def test_classify_error_follows_the_chain() -> None:
         except OSError as inner:
             raise ImportError("torch failed") from inner
     except ImportError as outer:
-        cause = wm_hook.classify_error(outer)
+        cause = classify_error(outer)
     assert cause is not None and cause.library == "libcudnn.so.9"
-    assert wm_hook.classify_error(ValueError("nothing known")) is None
+    assert classify_error(ValueError("nothing known")) is None
     assert (
         "12.8"
-        in wm_hook.classify_error(
+        in classify_error(
             RuntimeError(  # type: ignore[union-attr]
                 "The NVIDIA driver on your system is too old (found version 12080)"
             )

@@ -113,24 +113,21 @@ def make_site(root: Path, native: dict[str, Path], case: str) -> Path:
 
 RUNNER = textwrap.dedent("""
     import json, os, sys
-    from dataclasses import dataclass, field
     import wheelmagic.hook as h
-
-    @dataclass
-    class Diag:
-        status: str
-        reasons: list
-        fix_requirements: list
-        fix_command: str = "wheelmagic install torch==2.8.0"
-        fix_magic: str = "%variant_install torch==2.8.0"
-        predicted: object = None
+    from wheelmagic.app import Checkup
+    from wheelmagic.hook.policy import FixOutcome
+    from wheelmagic.install.execute import Change
+    from wheelmagic.platform.model import Platform
+    from wheelmagic.pytorch.diagnose import Diagnosis, Fix
 
     spec = json.loads(os.environ["FAKE_DIAG"])
-    def fixer(checkup, settings):
+    diag = Diagnosis(spec["status"], spec["reasons"], fix=Fix(tuple(spec["fix_requirements"])))
+    platform = Platform.from_json({"os": "linux", "arch": "x86_64"})
+    def fixer(fix, settings):
         if os.environ.get("FAKE_FIX") == "fail":
             raise OSError("index unreachable")
-        return h.FixOutcome(["torch"], "installed torch 2.8.0 [cpu]")
-    h.install(doctor=lambda: h.Checkup(Diag(**spec)), fixer=fixer)
+        return FixOutcome((Change("torch", "2.8.0+cu128", "2.8.0+cpu"),), "installed torch 2.8.0 [cpu]")
+    h.install(doctor=lambda: Checkup(platform, {}, diag), fixer=fixer)
     """)
 
 

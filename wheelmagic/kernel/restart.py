@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 from wheelmagic.kernel import RestartRecord, take_record, write_record
 
 if TYPE_CHECKING:
+    from wheelmagic.app import Checkup
     from wheelmagic.pytorch.diagnose import Diagnosis
 
 ENV_RESTART = "WHEELMAGIC_RESTART"
@@ -246,15 +247,19 @@ def restart_kernel(
     return strategy
 
 
-def confirmation_line(record: RestartRecord) -> str:
-    """The one line the restarted kernel prints: what is installed now, and whether it fits."""
+def confirmation_line(record: RestartRecord, checkup: Checkup | None = None) -> str:
+    """The one line the restarted kernel prints: what is installed now, and whether it fits.
+
+    `checkup` defaults to the doctor's, run now on this kernel's interpreter.
+    """
     names = record.packages or ["torch"]
     described: dict[str, str] = {}
     verdict = ""
     try:
-        from wheelmagic.app import Session
+        if checkup is None:
+            from wheelmagic.app import Session
 
-        checkup = Session().doctor()
+            checkup = Session().doctor()
         for name, build in checkup.installed.items():
             described[name] = build.describe()
         verdict = _verdict(checkup.diagnosis)
