@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
-import tempfile
 from pathlib import Path
 
 ENV_CACHE_DIR = "WHEELMAGIC_CACHE_DIR"
@@ -43,6 +42,8 @@ def atomic_write(path: Path, data: bytes) -> None:
     The parent directory is created; on failure the temp file is removed and the error raised
     (callers that treat the file as optional catch `OSError`).
     """
+    import tempfile  # not at module level: the kernel's start-up path imports this module
+
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
