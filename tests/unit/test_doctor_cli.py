@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import json
 import subprocess
 import sys
@@ -172,15 +171,16 @@ def test_the_cli_parser_has_doctor_with_its_options() -> None:
     assert args.func is cmd.run
 
 
-def test_report_text_without_platform_module() -> None:
-    from wheelmagic.commands.doctor import report_text
+def test_doctor_text_of_a_missing_torch() -> None:
     from wheelmagic.interpreter import inspect_interpreter
+    from wheelmagic.platform import load_platform
+    from wheelmagic.providers import supported_properties
     from wheelmagic.pytorch.diagnose import diagnose
+    from wheelmagic.ui.reports import doctor_text
 
-    snap = json.loads((SNAPSHOTS / "cpu-x86_64-v3.snapshot.json").read_text())
-    d = diagnose({}, snap, {}, where="/v/bin/python")
-    buf = io.StringIO()
-    report_text(d, {}, "no GPU (linux x86_64)", inspect_interpreter(), ["torch"], buf)  # type: ignore[list-item]
-    text = buf.getvalue()
+    platform = load_platform(SNAPSHOTS / "cpu-x86_64-v3.snapshot.json")
+    d = diagnose({}, platform, supported_properties(platform), where="/v/bin/python")
+    text = doctor_text(d, {}, platform, inspect_interpreter(), ["torch"])
     assert "  verdict    not-installed" in text
+    assert "  platform   no GPU found [linux x86_64 x86-64-v3]" in text
     assert "  fix        wheelmagic install torch" in text

@@ -11,7 +11,7 @@ import argparse
 import json
 import sys
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from wheelmagic.installed import InstalledBuild
@@ -57,47 +57,14 @@ def report_json(
     }
 
 
-def report_text(
-    diagnosis: Diagnosis,
-    installed: Mapping[str, InstalledBuild],
-    platform_summary: str,
-    interpreter: Interpreter,
-    names: list[str],
-    stream: TextIO,
-) -> None:
-    """A short table: platform, installed builds, verdict, reasons, predicted error, fix."""
-
-    def row(label: str, lines: list[str]) -> None:
-        for i, line in enumerate(lines or ["-"]):
-            for j, part in enumerate(line.splitlines() or [""]):
-                head = label if i == 0 and j == 0 else ""
-                pad = "" if j == 0 else "  "
-                print(f"  {head:<10} {pad}{part}", file=stream)
-
-    venv = ", venv" if interpreter.is_venv else ""
-    row("python", [f"{interpreter.executable} ({interpreter.python_version}{venv})"])
-    row("platform", [platform_summary])
-    row(
-        "installed",
-        [installed[n].describe() if n in installed else f"{n}: not installed" for n in names],
-    )
-    row("verdict", [diagnosis.status])
-    row("why", [f"- {r}" for r in diagnosis.reasons])
-    if diagnosis.predicted:
-        row("pytorch", [f"- {p}" for p in diagnosis.predicted])
-    if diagnosis.fix_command:
-        row("fix", [diagnosis.fix_command, f"in a notebook: {diagnosis.fix_magic}"])
-    if diagnosis.notes:
-        row("notes", [f"- {n}" for n in diagnosis.notes])
-
-
 def run(args: argparse.Namespace) -> int:
     from packaging.utils import canonicalize_name
 
     from wheelmagic.app import Session
     from wheelmagic.installed import DEFAULT_PACKAGES
     from wheelmagic.options import target_from_arguments
-    from wheelmagic.pytorch.diagnose import EXIT_CODES, describe_platform
+    from wheelmagic.pytorch.diagnose import EXIT_CODES
+    from wheelmagic.ui.reports import doctor_text
 
     names: list[str] = [canonicalize_name(n) for n in (args.packages or DEFAULT_PACKAGES)]
     session = Session(target_from_arguments(args))
@@ -108,12 +75,5 @@ def run(args: argparse.Namespace) -> int:
         json.dump(doc, sys.stdout, indent=2, default=str)
         sys.stdout.write("\n")
     else:
-        report_text(
-            diagnosis,
-            installed,
-            describe_platform(platform, session.supported),
-            session.interpreter,
-            names,
-            sys.stdout,
-        )
+        print(doctor_text(diagnosis, installed, platform, session.interpreter, names))
     return EXIT_CODES[diagnosis.status]

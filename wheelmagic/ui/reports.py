@@ -7,14 +7,15 @@ text everywhere else, so one report serves both renderers and a bare `Report` in
 from __future__ import annotations
 
 import html
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Protocol
 
-from wheelmagic.ui.format import human_bytes, platform_rows
+from wheelmagic.ui.format import human_bytes, platform_rows, platform_summary
 
 if TYPE_CHECKING:
     from wheelmagic.install.plan import Plan, PlannedFile
     from wheelmagic.installed import InstalledBuild
+    from wheelmagic.interpreter import Interpreter
     from wheelmagic.platform.model import Platform
     from wheelmagic.pytorch.diagnose import Diagnosis
 
@@ -146,6 +147,42 @@ def doctor_report(
         footer.append(f"to fix: {diagnosis.fix.magic()}")
     status = diagnosis.status
     return Report(f"wheelmagic doctor: {status}", rows, status=status, footer=footer)
+
+
+def doctor_text(
+    diagnosis: Diagnosis,
+    installed: Mapping[str, InstalledBuild],
+    platform: Platform,
+    interpreter: Interpreter,
+    names: Sequence[str],
+) -> str:
+    """`wheelmagic doctor`'s table: python, platform, installed builds, verdict, reasons,
+    the error PyTorch will give, the fix (as a command and as the magic), notes."""
+    lines: list[str] = []
+
+    def row(label: str, items: Sequence[str]) -> None:
+        for i, item in enumerate(items or ["-"]):
+            for j, part in enumerate(item.splitlines() or [""]):
+                head = label if i == 0 and j == 0 else ""
+                pad = "" if j == 0 else "  "
+                lines.append(f"  {head:<10} {pad}{part}")
+
+    venv = ", venv" if interpreter.is_venv else ""
+    row("python", [f"{interpreter.executable} ({interpreter.python_version}{venv})"])
+    row("platform", [platform_summary(platform)])
+    row(
+        "installed",
+        [installed[n].describe() if n in installed else f"{n}: not installed" for n in names],
+    )
+    row("verdict", [diagnosis.status])
+    row("why", [f"- {r}" for r in diagnosis.reasons])
+    if diagnosis.predicted:
+        row("pytorch", [f"- {p}" for p in diagnosis.predicted])
+    if diagnosis.fix is not None:
+        row("fix", [diagnosis.fix.command(), f"in a notebook: {diagnosis.fix.magic()}"])
+    if diagnosis.notes:
+        row("notes", [f"- {n}" for n in diagnosis.notes])
+    return "\n".join(lines)
 
 
 def detect_report(platform: Platform) -> Report:
