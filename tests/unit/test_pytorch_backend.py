@@ -1,4 +1,4 @@
-"""`wheelmagic.pytorch.backend.Backend`: every spelling PyTorch uses parses to one value."""
+"""`Backend`: every spelling PyTorch uses parses to one value; the companion policy built on it."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from wheelmagic.pytorch.backend import CPU, XPU, Backend
+from wheelmagic.pytorch.companions import PYTORCH_COMPANIONS, companion_series, companion_version
 
 
 @pytest.mark.parametrize(
@@ -110,3 +111,33 @@ backends = st.one_of(
 def test_every_rendering_parses_back(backend: Backend) -> None:
     for text in (backend.index_name, f"+{backend.index_name}", backend.variant_label, backend.line):
         assert Backend.parse(text) == backend
+
+
+@pytest.mark.parametrize(
+    ("label", "line"),
+    [
+        ("cuda12.8", "cuda12.8"),
+        ("cu128", "cuda12.8"),
+        ("cu126", "cuda12.6"),
+        ("cuda13.0", "cuda13.0"),
+        ("null", "cpu"),
+        ("00000000", "cpu"),
+        ("cpu", "cpu"),
+        ("rocm7.1", "rocm7.1"),
+        ("xpu", "xpu"),
+        (None, None),
+        ("x8664v3", None),
+    ],
+)
+def test_companion_lines(label: str | None, line: str | None) -> None:
+    assert PYTORCH_COMPANIONS.line_of(label) == line
+
+
+def test_companion_versions() -> None:
+    from packaging.version import Version
+
+    assert companion_version("torchvision", Version("2.14.1")) == "0.29.1"
+    assert companion_version("torchaudio", Version("2.14.1")) == "2.14.1"
+    assert companion_version("torchvision", Version("9.9.0")) is None
+    assert companion_series("torchvision", "2.8") == "0.23.*"
+    assert companion_series("numpy", "2.8") is None

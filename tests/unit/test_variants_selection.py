@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -12,11 +13,11 @@ import pytest
 from packaging.tags import Tag
 from packaging.version import Version
 
+from wheelmagic.pytorch.companions import PYTORCH_COMPANIONS
 from wheelmagic.variants.metadata import VariantsMetadata, parse_variants_json
 from wheelmagic.variants.selection import (
     Candidate,
     Target,
-    accelerator_line,
     select,
     select_together,
 )
@@ -403,26 +404,6 @@ def test_enable_if_switches_providers_off_by_platform() -> None:
 # Companion consistency ---------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    ("label", "line"),
-    [
-        ("cuda12.8", "cuda12.8"),
-        ("cu128", "cuda12.8"),
-        ("cu126", "cuda12.6"),
-        ("cuda13.0", "cuda13.0"),
-        ("null", "cpu"),
-        ("00000000", "cpu"),
-        ("cpu", "cpu"),
-        ("rocm7.1", "rocm7.1"),
-        ("xpu", "xpu"),
-        (None, None),
-        ("x8664v3", None),
-    ],
-)
-def test_accelerator_lines(label: str | None, line: str | None) -> None:
-    assert accelerator_line(label) == line
-
-
 def _torch_family(
     tv_labels: Iterable[str | None],
 ) -> tuple[dict[str, list[Candidate]], dict[str, Any]]:
@@ -440,7 +421,12 @@ def _torch_family(
 def test_torch_and_torchvision_end_on_the_same_label() -> None:
     cands, variants = _torch_family(["null", "cuda12.6", "cuda12.8", "cuda13.0"])
     joint = select_together(
-        ["torch", "torchvision"], cands, target=TARGET, supported=RTX4090_CUDA128, variants=variants
+        ["torch", "torchvision"],
+        cands,
+        target=TARGET,
+        supported=RTX4090_CUDA128,
+        variants=variants,
+        companions=PYTORCH_COMPANIONS,
     )
     assert joint.ok
     assert {n: r.label for n, r in joint.chosen.items()} == {
@@ -453,7 +439,12 @@ def test_torch_and_torchvision_end_on_the_same_label() -> None:
 def test_torch_steps_down_when_torchvision_lacks_its_best_line() -> None:
     cands, variants = _torch_family(["null", "cuda12.6", "cuda12.8"])
     joint = select_together(
-        ["torch", "torchvision"], cands, target=TARGET, supported=H100_CUDA13, variants=variants
+        ["torch", "torchvision"],
+        cands,
+        target=TARGET,
+        supported=H100_CUDA13,
+        variants=variants,
+        companions=PYTORCH_COMPANIONS,
     )
     assert {n: r.label for n, r in joint.chosen.items()} == {
         "torch": "cuda12.8",
@@ -466,7 +457,12 @@ def test_no_consistent_set_is_reported() -> None:
     cands, variants = _torch_family(["rocm7.1"])
     cands["torch"] = wheels("torch", "2.10.0", ["cuda12.8", "cuda12.6"])
     joint = select_together(
-        ["torch", "torchvision"], cands, target=TARGET, supported=NVIDIA_AND_AMD, variants=variants
+        ["torch", "torchvision"],
+        cands,
+        target=TARGET,
+        supported=NVIDIA_AND_AMD,
+        variants=variants,
+        companions=PYTORCH_COMPANIONS,
     )
     assert not joint.ok
     assert joint.chosen == {}
@@ -492,7 +488,12 @@ def test_abi_dependency_is_satisfied_by_co_selected_torch() -> None:
         "torchvision": {Version("0.24.0"): tv},
     }
     joint = select_together(
-        ["torch", "torchvision"], cands, target=TARGET, supported=RTX4090_CUDA128, variants=variants
+        ["torch", "torchvision"],
+        cands,
+        target=TARGET,
+        supported=RTX4090_CUDA128,
+        variants=variants,
+        companions=PYTORCH_COMPANIONS,
     )
     assert {n: (str(r.version), r.label) for n, r in joint.chosen.items()} == {
         "torch": ("2.9.0", "cuda12.8"),
@@ -529,8 +530,56 @@ def test_requires_dist_pin_must_accept_the_chosen_torch() -> None:
             "torch": {Version("2.10.0"): torch_md},
             "torchvision": {Version("0.25.0"): tv_md},
         },
+        companions=PYTORCH_COMPANIONS,
     )
     assert {n: (str(r.version), r.label) for n, r in joint.chosen.items()} == {
         "torch": ("2.9.0", None),
         "torchvision": ("0.25.0", "cuda12.8"),
     }
+
+
+@dataclass(frozen=True)
+class _Family:
+    """A companion policy that is not PyTorch's: the engine takes whatever it is given."""
+
+    anchors: tuple[str, ...] = ("base",)
+
+    def line_of(self, label: str | None) -> str | None:
+        return label.split("_")[0] if label else None
+
+
+def test_companion_policy_is_a_parameter() -> None:
+    """The engine keeps packages on the anchor's line as the given policy defines lines."""
+    props = {
+        "a_x": {"nvidia": {"sm_arch": ["89_real"]}},
+        "b_x": {"nvidia": {"sm_arch": ["90_real"]}},
+        "b_y": {"nvidia": {"sm_arch": ["90_real"]}},
+    }
+    md = simple(props, ["nvidia"])
+    cands = {
+        "base": wheels("base", "1.0", ["a_x", "b_x"]),
+        "plugin": wheels("plugin", "1.0", ["b_y"]),
+    }
+    variants = {"base": {Version("1.0"): md}, "plugin": {Version("1.0"): md}}
+    sup = {"nvidia": {"sm_arch": ["89_real", "90_real"]}}
+    joint = select_together(
+        ["base", "plugin"],
+        cands,
+        target=TARGET,
+        supported=sup,
+        variants=variants,
+        companions=_Family(),
+    )
+    assert {n: r.label for n, r in joint.chosen.items()} == {"base": "b_x", "plugin": "b_y"}
+    assert joint.notes and "a_x" in joint.notes[0]
+    # `--variant a` names a line through the policy's line_of
+    alone = select_together(
+        ["base"],
+        cands,
+        target=TARGET,
+        supported=sup,
+        variants=variants,
+        variant_label="b",
+        companions=_Family(),
+    )
+    assert alone.chosen["base"].label == "b_x"  # type: ignore[index]

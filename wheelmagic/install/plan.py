@@ -18,6 +18,7 @@ from packaging.version import Version
 
 from wheelmagic.errors import SelectionError, WheelmagicError
 from wheelmagic.index.urls import redact
+from wheelmagic.pytorch.companions import PYTORCH_COMPANIONS
 from wheelmagic.variants.markers import VariantEnvironment
 from wheelmagic.variants.metadata import VariantsMetadata
 from wheelmagic.variants.ordering import SupportedProperties, resolve_supported
@@ -27,7 +28,6 @@ from wheelmagic.variants.selection import (
     JointSelection,
     Ranked,
     Target,
-    accelerator_line,
     select_together,
     variant_name,
 )
@@ -185,6 +185,7 @@ def make_plan(
         prereleases=prereleases,
         variant_label=variant_label,
         installed=abi,
+        companions=PYTORCH_COMPANIONS,
     )
     explanation = [line for sel in joint.selections.values() for line in sel.explain()]
     explanation.extend(joint.notes)
@@ -264,9 +265,9 @@ def _same_build(have: tuple[Version, str | None], chosen: Ranked) -> bool:
     version, line = have
     if version.release != chosen.version.release or version.pre != chosen.version.pre:
         return False
-    want = accelerator_line(chosen.label)
+    want = PYTORCH_COMPANIONS.line_of(chosen.label)
     if want is None:  # a non-variant file: the local label (+cu128) is all we know
-        want = accelerator_line(chosen.version.local)
+        want = PYTORCH_COMPANIONS.line_of(chosen.version.local)
     return want is None or line == want
 
 

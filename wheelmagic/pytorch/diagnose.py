@@ -21,6 +21,7 @@ from wheelmagic.platform.model import Platform
 from wheelmagic.providers.nvidia import INTEGRATED_GPU_CC, cuda_of_driver, mvc_floor
 from wheelmagic.pytorch import facts
 from wheelmagic.pytorch.backend import CPU, XPU, Backend
+from wheelmagic.pytorch.companions import companion_series, companion_version
 from wheelmagic.variants.ordering import SupportedProperties, check_compatible, resolve_supported
 
 if TYPE_CHECKING:
@@ -327,31 +328,6 @@ def _newest_release_with(m: _Machine) -> tuple[str, Backend] | None:
 # fixes
 
 
-def _companion_version(name: str, torch_version: Version) -> str | None:
-    """The companion release that goes with a torch version: torch 2.14.1 -> torchvision 0.29.1."""
-    release = f"{torch_version.major}.{torch_version.minor}"
-    patch = torch_version.micro
-    if name == "torchvision":
-        for tv, tr in facts.TORCHVISION_TO_TORCH.items():
-            if tr == release:
-                return f"{tv}.{patch}"
-        return None
-    if name == "torchaudio":
-        return f"{release}.{patch}"
-    return None
-
-
-def _companion_series(name: str, release: str) -> str | None:
-    if name == "torchvision":
-        for tv, tr in facts.TORCHVISION_TO_TORCH.items():
-            if tr == release:
-                return f"{tv}.*"
-        return None
-    if name == "torchaudio":
-        return f"{release}.*"
-    return None
-
-
 def _fix(torch_req: str, companions: Sequence[str], line: Backend | None) -> Fix:
     return Fix((torch_req, *companions), line.index_name if line is not None else None)
 
@@ -367,10 +343,10 @@ def _companion_reqs(
             continue
         pinned = None
         if release is not None:
-            series = _companion_series(name, release)
+            series = companion_series(name, release)
             pinned = f"{name}=={series}" if series else None
         elif torch_version is not None:
-            ver = _companion_version(name, torch_version)
+            ver = companion_version(name, torch_version)
             pinned = f"{name}=={ver}" if ver else None
         out.append(pinned or name)
     return out

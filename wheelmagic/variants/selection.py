@@ -3,14 +3,17 @@
 Pure: the caller brings candidates (from the index layer), the target interpreter's tags and
 Python version, and the supported properties (from the providers). Every rejected file keeps its
 reason, so `--explain` and error messages can say exactly why a build was not chosen.
+
+PEP 825 only: which packages must share a build, and which labels name one build line, is a
+`CompanionPolicy` the caller passes in (PyTorch's is `wheelmagic.pytorch.companions`).
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
+from typing import Protocol
 
 from packaging.requirements import Requirement
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
@@ -29,7 +32,27 @@ from wheelmagic.variants.ordering import (
     resolve_supported,
     variant_sort_key,
 )
-from wheelmagic.variants.properties import NULL_LABEL, Properties, count
+from wheelmagic.variants.properties import Properties, count
+
+#: A label -> the build line it stands for (None: no line), from a `CompanionPolicy`.
+LineOf = Callable[[str | None], str | None]
+
+
+class CompanionPolicy(Protocol):
+    """Which packages must end on one build, and which labels are the same build line.
+
+    `select_together` tries the first anchor it is asked for in rank order and keeps every
+    other package on that choice's line. The policy is the caller's: PEP 825 itself has none.
+    """
+
+    @property
+    def anchors(self) -> tuple[str, ...]:
+        """Normalized names of the packages the others follow, in order of preference."""
+        ...
+
+    def line_of(self, label: str | None) -> str | None:
+        """The build line a label stands for (`cu128` and `cuda12.8` alike); None if none."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -122,12 +145,15 @@ class Selection:
         return "; ".join(parts)
 
 
-def label_matches(label: str | None, wanted: str) -> bool:
-    """`--variant` takes a label (`cuda13.0`) or a backend name for the same line (`cu130`, `cpu`)."""
+def label_matches(label: str | None, wanted: str, line_of: LineOf | None = None) -> bool:
+    """`--variant` takes a label (`cuda13.0`) or, given `line_of`, another name of the same line
+    (`cu130`, `cpu`)."""
     if label == wanted:
         return True
-    line = accelerator_line(label)
-    return line is not None and line == accelerator_line(wanted)
+    if line_of is None:
+        return False
+    line = line_of(label)
+    return line is not None and line == line_of(wanted)
 
 
 def variant_name(label: str | None) -> str:
@@ -172,12 +198,14 @@ def select(
     abi_versions: Mapping[str, Version] | None = None,
     enable_optional: Iterable[str] = (),
     allowed_labels: Callable[[str | None], bool] | None = None,
+    line_of: LineOf | None = None,
 ) -> Selection:
     """Rank every file of `requirement` that can be installed on `target`, best first.
 
     `variants` maps a release to its merged variant metadata (`{name}-{version}-variants.json`).
-    `variant_label` narrows the choice to one label (`--variant`); `allowed_labels` lets
-    `select_together` keep companions on torch's accelerator line.
+    `variant_label` narrows the choice to one label (`--variant`), or to one line when
+    `line_of` is given; `allowed_labels` lets `select_together` keep companions on the
+    anchor's line.
     """
     req = Requirement(requirement) if isinstance(requirement, str) else requirement
     name = canonicalize_name(req.name)
@@ -240,7 +268,7 @@ def select(
         if wheel.version not in allowed:
             continue
         label = cand.label
-        if variant_label is not None and not label_matches(label, variant_label):
+        if variant_label is not None and not label_matches(label, variant_label, line_of):
             sel.rejected.append(
                 Rejection(
                     cand.filename,
@@ -388,26 +416,6 @@ def _specifier(text: str) -> SpecifierSet | None:
 
 # Companion consistency -------------------------------------------------------------------
 
-_CUDA_LABEL = re.compile(r"^cu(?:da)?(\d+?)\.?(\d)$")
-
-
-def accelerator_line(label: str | None) -> str | None:
-    """The accelerator line a label stands for: `cuda12.8`, `cpu`, `rocm6.4`, `xpu`.
-
-    Both the variant labels (`cuda12.8`, `null`) and the per-backend index names (`cu128`,
-    `cpu`, torch 2.8's `00000000`) map to the same line. Unknown labels give None.
-    """
-    if label is None:
-        return None
-    if label in (NULL_LABEL, "cpu", "00000000"):
-        return "cpu"
-    m = _CUDA_LABEL.match(label)
-    if m:
-        return f"cuda{m.group(1)}.{m.group(2)}"
-    if label.startswith("rocm") or label == "xpu":
-        return label
-    return None
-
 
 @dataclass
 class JointSelection:
@@ -418,10 +426,6 @@ class JointSelection:
     @property
     def ok(self) -> bool:
         return len(self.chosen) == len(self.selections)
-
-
-#: The package whose build the others must follow, in this order of preference.
-ANCHORS = ("torch",)
 
 
 def select_together(
@@ -435,22 +439,25 @@ def select_together(
     variant_label: str | None = None,
     installed: Mapping[str, Version] | None = None,
     enable_optional: Iterable[str] = (),
+    companions: CompanionPolicy,
 ) -> JointSelection:
-    """Select several packages so that they end on one build: the same torch, the same line.
+    """Select several packages so that they end on one build: the same anchor, the same line.
 
-    torch (the anchor) is tried in rank order; for each of its choices every companion must
-    have a compatible file on the same accelerator line whose `abi_dependency` (or pinned
-    Requires-Dist) accepts that torch. The first choice that satisfies everyone wins.
+    The anchor (the first of `companions.anchors` requested; torch for PyTorch) is tried in
+    rank order; for each of its choices every companion must have a compatible file on the
+    same line (`companions.line_of`) whose `abi_dependency` (or pinned Requires-Dist) accepts
+    that anchor. The first choice that satisfies everyone wins.
     """
     reqs = [Requirement(r) if isinstance(r, str) else r for r in requirements]
     by_name = {canonicalize_name(r.name): r for r in reqs}
     variants = {canonicalize_name(k): v for k, v in (variants or {}).items()}
     cands = {canonicalize_name(k): v for k, v in candidates.items()}
     installed = {canonicalize_name(k): v for k, v in (installed or {}).items()}
+    anchors = [canonicalize_name(a) for a in companions.anchors]
 
     def run(name: NormalizedName, abi: Mapping[str, Version], line: str | None) -> Selection:
         def same_line(label: str | None) -> bool:
-            own = accelerator_line(label)
+            own = companions.line_of(label)
             return line is None or own is None or own == line
 
         return select(
@@ -460,23 +467,24 @@ def select_together(
             supported=supported,
             variants=variants.get(name),
             prereleases=prereleases,
-            variant_label=variant_label if name in ANCHORS or len(reqs) == 1 else None,
+            variant_label=variant_label if name in anchors or len(reqs) == 1 else None,
             abi_versions=abi,
             enable_optional=enable_optional,
             allowed_labels=same_line if line else None,
+            line_of=companions.line_of,
         )
 
-    anchor_name = next((a for a in ANCHORS if a in by_name), None)
+    anchor_name = next((a for a in anchors if a in by_name), None)
     if anchor_name is None:
         alone = {n: run(n, installed, None) for n in by_name}
         return JointSelection(alone, {n: s.chosen for n, s in alone.items() if s.chosen})
-    anchor = canonicalize_name(anchor_name)
+    anchor = anchor_name
 
     anchor_sel = run(anchor, installed, None)
     last: dict[NormalizedName, Selection] = {anchor: anchor_sel}
     for choice in anchor_sel.ranked:
         abi = {**installed, anchor: choice.version}
-        line = accelerator_line(choice.label)
+        line = companions.line_of(choice.label)
         sels: dict[NormalizedName, Selection] = {anchor: anchor_sel}
         chosen: dict[NormalizedName, Ranked] = {anchor: choice}
         for name in by_name:
