@@ -18,16 +18,20 @@ import importlib
 import json
 import shlex
 import sys
-from typing import TYPE_CHECKING, NoReturn
+from collections.abc import Callable
+from typing import TYPE_CHECKING, NoReturn, TypeVar
 
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_magic, magics_class
 
 if TYPE_CHECKING:
+    from wheelmagic.app import Session
     from wheelmagic.install.execute import Change
     from wheelmagic.ui import Renderer
 
 MAGIC_NAMES = ("variant_install", "variant_doctor", "variant_detect")
+
+T = TypeVar("T")
 
 
 # -- option parsing: the CLI's option table --------------------------------------------------
@@ -195,18 +199,14 @@ class WheelmagicMagics(Magics):  # type: ignore[misc]
     @line_magic
     def variant_doctor(self, line: str) -> None:
         """The platform and the doctor's verdict on this kernel's torch (HTML in notebooks)."""
-        from wheelmagic.app import Session
-        from wheelmagic.errors import WheelmagicError
-        from wheelmagic.options import target_from_arguments
         from wheelmagic.ui.reports import doctor_report
 
-        args = parse_line(_target_parser("%variant_doctor"), line)
-        if args is None:
+        asked = self._session("%variant_doctor", line)
+        if asked is None:
             return
-        try:
-            checkup = Session(target_from_arguments(args)).doctor()
-        except WheelmagicError as err:
-            _renderer(self.shell).message(f"wheelmagic: error: {err}", level="error")
+        args, session = asked
+        checkup = self._shown_errors(session.doctor)
+        if checkup is None:
             return
         diagnosis = checkup.diagnosis
         if args.json:
@@ -220,20 +220,34 @@ class WheelmagicMagics(Magics):  # type: ignore[misc]
     @line_magic
     def variant_detect(self, line: str) -> None:
         """What this machine offers (GPU, driver, CPU level), as the installer sees it."""
-        from wheelmagic.app import Session
-        from wheelmagic.errors import WheelmagicError
-        from wheelmagic.options import target_from_arguments
         from wheelmagic.ui.reports import detect_report
 
-        args = parse_line(_target_parser("%variant_detect"), line)
-        if args is None:
+        asked = self._session("%variant_detect", line)
+        if asked is None:
             return
-        try:
-            platform = Session(target_from_arguments(args)).detect()
-        except WheelmagicError as err:
-            _renderer(self.shell).message(f"wheelmagic: error: {err}", level="error")
+        args, session = asked
+        platform = self._shown_errors(session.detect)
+        if platform is None:
             return
         if args.json:
             print(json.dumps(platform.to_json(), indent=2, default=str))
             return
         _renderer(self.shell).report(detect_report(platform))
+
+    def _session(self, prog: str, line: str) -> tuple[argparse.Namespace, Session] | None:
+        """The line of a magic that takes the target options, and a Session for it."""
+        from wheelmagic.app import Session
+        from wheelmagic.options import target_from_arguments
+
+        args = parse_line(_target_parser(prog), line)
+        return None if args is None else (args, Session(target_from_arguments(args)))
+
+    def _shown_errors(self, call: Callable[[], T]) -> T | None:
+        """`call()`, with wheelmagic's own errors shown as one line instead of a traceback."""
+        from wheelmagic.errors import WheelmagicError
+
+        try:
+            return call()
+        except WheelmagicError as err:
+            _renderer(self.shell).message(f"wheelmagic: error: {err}", level="error")
+            return None
