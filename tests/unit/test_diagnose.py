@@ -19,7 +19,6 @@ from wheelmagic.pytorch.diagnose import (
     EXIT_CODES,
     Diagnosis,
     Fix,
-    describe_platform,
     diagnose,
     driver_allows,
 )
@@ -540,15 +539,6 @@ def test_fix_renders_commands() -> None:
     again = Fix(("torch",), reinstall=True)
     assert again.command() == "wheelmagic install torch --reinstall"
     assert again.magic() == "%variant_install torch --reinstall"
-
-
-def test_describe_platform() -> None:
-    assert describe_platform(snapshot(T4)) == (
-        "NVIDIA driver 535.104.05 (CUDA 12.2); Tesla T4 (compute capability 7.5) (linux x86_64)"
-    )
-    assert describe_platform(snapshot(NOGPU)) == "no GPU (linux x86_64)"
-    assert describe_platform(snapshot(AMD)).startswith("AMD gfx90a")
-    assert describe_platform(snapshot(APPLE)) == "Apple silicon (macos aarch64)"
 
 
 def test_major_only_cuda_is_not_ranked() -> None:

@@ -108,7 +108,7 @@ def test_kmd_only_infers_the_major() -> None:
         ("5.0", ["50_real", "50_virtual"]),
     ],
 )
-def test_sm_arch_values(cc: str, head: list[str]) -> None:
+def test_sm_archs_runnable_on(cc: str, head: list[str]) -> None:
     major, minor = (int(x) for x in cc.split("."))
     values = sm_archs_runnable_on((major, minor))
     assert values[: len(head)] == head

@@ -435,13 +435,8 @@ def diagnose(
     return diag
 
 
-def describe_platform(platform: Platform, supported: SupportedProperties | None = None) -> str:
-    """One line about the accelerator facts diagnose uses: driver, CUDA, GPUs, gfx."""
-    m = _machine(platform, supported or {})
-    return f"{_summary(m)} ({m.os} {m.arch})"
-
-
 def _summary(m: _Machine) -> str:
+    """The accelerators in a reason's words ("NVIDIA driver 580.95.05 (CUDA 13.0); ...")."""
     if m.has_nvidia:
         return f"NVIDIA {m.driver_phrase()}; {m.gpu_phrase()}"
     if m.has_amd:
