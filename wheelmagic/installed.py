@@ -24,7 +24,6 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 from packaging.requirements import InvalidRequirement, Requirement
-from packaging.specifiers import SpecifierSet
 from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import InvalidVersion, Version
 
@@ -477,20 +476,3 @@ def read_installed(
 def plan_installed(builds: Builds) -> dict[str, tuple[Version, str | None]]:
     """The `installed=` argument of `wheelmagic.install.plan.make_plan`: version and accelerator line."""
     return {name: (b.full_version, b.line) for name, b in builds.items()}
-
-
-def torch_pin_accepts(build: InstalledBuild, torch: InstalledBuild) -> bool | None:
-    """Whether a companion's Requires-Dist pin on torch accepts the installed torch.
-
-    None when the companion does not pin torch. The full version (`2.11.0+cu130`) is checked,
-    so a pin like `==2.11.0+cu128` rejects a cu130 torch while `==2.11.0` accepts any build.
-    """
-    if not build.requires_torch:
-        return None
-    spec = SpecifierSet(build.requires_torch)
-    if spec.contains(torch.full_version, prereleases=True):
-        return True
-    if torch.local is None:  # torch's build label is unknown: judge the release alone
-        public = SpecifierSet(",".join(str(s).split("+")[0] for s in spec))
-        return public.contains(torch.version, prereleases=True)
-    return False

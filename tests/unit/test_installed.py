@@ -16,9 +16,9 @@ from wheelmagic.installed import (
     parse_version_py,
     plan_installed,
     read_installed,
-    torch_pin_accepts,
 )
 from wheelmagic.pytorch.backend import Backend
+from wheelmagic.pytorch.companions import torch_pin_accepts
 
 ROOT = Path(__file__).resolve().parents[2]
 CPU_WHEEL = Path("/opt/wheels/torch-2.13.0+cpu-cp311-cp311-manylinux_2_28_x86_64.whl")

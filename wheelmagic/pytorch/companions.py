@@ -9,11 +9,16 @@ to pin companions (torch 2.14.1 -> torchvision 0.29.1) live here too.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
+from packaging.specifiers import SpecifierSet
 from packaging.version import Version
 
 from wheelmagic.pytorch import facts
 from wheelmagic.pytorch.backend import Backend
+
+if TYPE_CHECKING:
+    from wheelmagic.installed import InstalledBuild
 
 
 @dataclass(frozen=True)
@@ -49,3 +54,20 @@ def companion_series(name: str, release: str) -> str | None:
     if name == "torchaudio":
         return f"{release}.*"
     return None
+
+
+def torch_pin_accepts(build: InstalledBuild, torch: InstalledBuild) -> bool | None:
+    """Whether a companion's Requires-Dist pin on torch accepts the installed torch.
+
+    None when the companion does not pin torch. The full version (`2.11.0+cu130`) is checked,
+    so a pin like `==2.11.0+cu128` rejects a cu130 torch while `==2.11.0` accepts any build.
+    """
+    if not build.requires_torch:
+        return None
+    spec = SpecifierSet(build.requires_torch)
+    if spec.contains(torch.full_version, prereleases=True):
+        return True
+    if torch.local is None:  # torch's build label is unknown: judge the release alone
+        public = SpecifierSet(",".join(str(s).split("+")[0] for s in spec))
+        return public.contains(torch.version, prereleases=True)
+    return False

@@ -21,7 +21,7 @@ from wheelmagic.platform.model import Platform
 from wheelmagic.providers.nvidia import INTEGRATED_GPU_CC, cuda_of_driver, mvc_floor
 from wheelmagic.pytorch import facts
 from wheelmagic.pytorch.backend import CPU, XPU, Backend
-from wheelmagic.pytorch.companions import companion_series, companion_version
+from wheelmagic.pytorch.companions import companion_series, companion_version, torch_pin_accepts
 from wheelmagic.variants.ordering import SupportedProperties, check_compatible, resolve_supported
 
 if TYPE_CHECKING:
@@ -744,8 +744,6 @@ def _judge_companion(
     m: _Machine,
     supported: SupportedProperties,
 ) -> None:
-    from wheelmagic.installed import torch_pin_accepts
-
     _judge_variant(v, build, supported, {"torch": torch.full_version})
     failure = (
         f"importing {build.name} or calling its operators fails: {_MSG_NMS}"
