@@ -237,6 +237,7 @@ class Session:
     def _plan(self, requirements: Sequence[str], variant: str | None, reinstall: bool) -> Plan:
         from wheelmagic.install.plan import make_plan, parse_requirements
         from wheelmagic.installed import plan_installed, read_installed
+        from wheelmagic.pytorch.companions import PYTORCH_COMPANIONS
 
         names = [r.name for r in parse_requirements(requirements)]
         installed = plan_installed(read_installed(self.interpreter, names))
@@ -245,6 +246,7 @@ class Session:
             platform=self.platform,
             interpreter=self.interpreter,
             source=self.client,
+            companions=PYTORCH_COMPANIONS,
             supported=self.supported,
             variant_label=variant,
             prereleases=True if self.options.pre else None,

@@ -125,9 +125,9 @@ def test_pending_record_prints_confirmation_on_load(
 
 
 def test_magic_uses_the_cli_install_options(capsys: pytest.CaptureFixture[str]) -> None:
-    from IPython.core.error import UsageError
-
     import argparse
+
+    from IPython.core.error import UsageError
 
     from wheelmagic.cli import build_parser
     from wheelmagic.magics import install_parser, parse_line

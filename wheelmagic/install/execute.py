@@ -116,15 +116,6 @@ class ExecuteResult:
     def changed_names(self) -> list[str]:
         return [c.name for c in self.changed]
 
-    def changed_modules(self) -> set[str]:
-        """Top-level modules whose files changed: a process that imported one must restart."""
-        return {m for c in self.changed for m in c.modules}
-
-    def restart_needed(self, loaded: Sequence[str] | Mapping[str, object]) -> bool:
-        """Did anything change that the process with `loaded` modules (sys.modules) uses?"""
-        names = {m.partition(".")[0] for m in loaded}
-        return bool(self.changed_modules() & names)
-
     def summary(self) -> str:
         if not self.changed:
             return "nothing changed"

@@ -18,13 +18,13 @@ from packaging.version import Version
 
 from wheelmagic.errors import SelectionError, WheelmagicError
 from wheelmagic.index.urls import redact
-from wheelmagic.pytorch.companions import PYTORCH_COMPANIONS
 from wheelmagic.variants.markers import VariantEnvironment
 from wheelmagic.variants.metadata import VariantsMetadata
 from wheelmagic.variants.ordering import SupportedProperties, resolve_supported
 from wheelmagic.variants.properties import Properties
 from wheelmagic.variants.selection import (
     Candidate,
+    CompanionPolicy,
     JointSelection,
     Ranked,
     Target,
@@ -139,6 +139,7 @@ def make_plan(
     platform: Platform,
     interpreter: Interpreter,
     source: IndexClient,
+    companions: CompanionPolicy,
     supported: SupportedProperties | None = None,
     variant_label: str | None = None,
     prereleases: bool | None = None,
@@ -150,6 +151,8 @@ def make_plan(
     `installed` maps a project to its installed version and accelerator line (`cuda13.0`,
     `cpu`, ...): a choice that matches it is `satisfied` rather than reinstalled, and an
     installed torch counts for companions' `abi_dependency` when torch itself is not requested.
+    `companions` says which package anchors the others and which accelerator line a label is
+    on (`wheelmagic.pytorch.companions.PYTORCH_COMPANIONS`; the engine knows no PyTorch).
     """
     from wheelmagic.providers import supported_properties
 
@@ -185,7 +188,7 @@ def make_plan(
         prereleases=prereleases,
         variant_label=variant_label,
         installed=abi,
-        companions=PYTORCH_COMPANIONS,
+        companions=companions,
     )
     explanation = [line for sel in joint.selections.values() for line in sel.explain()]
     explanation.extend(joint.notes)
@@ -212,7 +215,7 @@ def make_plan(
             f" from {redact(chosen.candidate.index_url)}: {chosen.why}"
         )
         have = installed.get(name)
-        if not reinstall and have is not None and _same_build(have, chosen):
+        if not reinstall and have is not None and _same_build(have, chosen, companions):
             satisfied.append(planned)
         else:
             packages.append(planned)
@@ -261,13 +264,15 @@ def _planned(
     )
 
 
-def _same_build(have: tuple[Version, str | None], chosen: Ranked) -> bool:
+def _same_build(
+    have: tuple[Version, str | None], chosen: Ranked, companions: CompanionPolicy
+) -> bool:
     version, line = have
     if version.release != chosen.version.release or version.pre != chosen.version.pre:
         return False
-    want = PYTORCH_COMPANIONS.line_of(chosen.label)
+    want = companions.line_of(chosen.label)
     if want is None:  # a non-variant file: the local label (+cu128) is all we know
-        want = PYTORCH_COMPANIONS.line_of(chosen.version.local)
+        want = companions.line_of(chosen.version.local)
     return want is None or line == want
 
 
