@@ -136,6 +136,10 @@ class Reply:
         return value["data"]["text/plain"]
 
 
+#: user expressions that tell one kernel process from another, and whether it is shutting down
+SAME_KERNEL = {"pid": "__import__('os').getpid()", "exit_now": "get_ipython().exit_now"}
+
+
 class Kernel:
     """A started kernel: manager, a client that can be renewed, and restart bookkeeping."""
 
@@ -201,6 +205,22 @@ class Kernel:
             raw=reply,
             **out,
         )
+
+    async def assert_not_restarting(self, pid: str, restarts: int = 0) -> Reply:
+        """Still the process `pid`, with no restart behind it or on its way; returns the reply.
+
+        wheelmagic restarts a Jupyter kernel only through ipykernel's `do_shutdown`, which sets
+        the shell's `exit_now` at once (the process exits ~0.1 s later and the restarter
+        relaunches it). So a cell answered by the same pid with `exit_now` unset, while the
+        restarter has fired `restarts` times, proves it without waiting to see if one comes.
+        """
+        r = await self.run("1", user_expressions=SAME_KERNEL)
+        assert r.status == "ok", r.text
+        assert r.expr("pid") == pid
+        assert r.expr("exit_now") == "False", "the kernel was asked to shut down"
+        assert self.restarts == restarts
+        assert "kernel restarted" not in r.text
+        return r
 
     async def wait_restarted(self, timeout: float = 60) -> None:
         await asyncio.wait_for(self.restarted.wait(), timeout)
@@ -288,20 +308,3 @@ def snapshot(name: str = "h100-driver580") -> Path:
     path = Path(__file__).resolve().parent / "data" / f"{name}.snapshot.json"
     assert path.exists(), path
     return path
-
-
-def pipeline_ready() -> str | None:
-    """Why the full install pipeline cannot run yet (layers still landing), or None."""
-    for mod, attr in (
-        ("wheelmagic.platform", "current_platform"),
-        ("wheelmagic.providers", "supported_properties"),
-        ("wheelmagic.install.execute", "execute"),
-        ("wheelmagic.commands.install", "make_plan_for"),
-    ):
-        try:
-            module = __import__(mod, fromlist=[attr])
-        except ImportError as err:
-            return f"{mod} is not importable: {err}"
-        if not hasattr(module, attr):
-            return f"{mod}.{attr} does not exist yet"
-    return None

@@ -11,7 +11,6 @@ from kernel.harness import (
     KernelVenv,
     WheelIndex,
     kernel_env,
-    pipeline_ready,
     run_async,
     running_kernel,
     snapshot,
@@ -71,9 +70,7 @@ def test_manual_mode_leaves_the_kernel_alive(kernel_venv: KernelVenv, tmp_path: 
                 user_expressions=PID,
             )
             assert "restart needed (x)" in a.stdout and a.stdout.strip().endswith("manual")
-            b = await k.run("1", user_expressions=PID)
-            assert b.expr("pid") == a.expr("pid") and k.restarts == 0
-            assert "kernel restarted" not in b.text
+            await k.assert_not_restarting(a.expr("pid"))
 
     run_async(scenario())
 
@@ -87,17 +84,9 @@ def _install_env(tmp_path: Path, index: WheelIndex) -> dict[str, str]:
     )
 
 
-def _skip_without_pipeline() -> None:
-    why = pipeline_ready()
-    if why:
-        pytest.skip(f"install pipeline not available: {why}")
-
-
 def test_magic_installs_without_restart_when_not_imported(
     kernel_venv: KernelVenv, wheel_index: WheelIndex, tmp_path: Path
 ) -> None:
-    _skip_without_pipeline()
-
     async def scenario() -> None:
         async with running_kernel(kernel_venv, _install_env(tmp_path, wheel_index)) as k:
             before = await k.run("1", user_expressions=PID)
@@ -117,7 +106,7 @@ def test_magic_installs_without_restart_when_not_imported(
             assert imp.status == "ok", imp.text
             build, path = imp.stdout.split()
             assert build == "cpu" and path.startswith(str(kernel_venv.prefix))
-            assert imp.expr("pid") == before.expr("pid") and k.restarts == 0
+            await k.assert_not_restarting(before.expr("pid"))
 
     run_async(scenario())
 
@@ -125,8 +114,6 @@ def test_magic_installs_without_restart_when_not_imported(
 def test_magic_restarts_when_torch_was_imported(
     kernel_venv: KernelVenv, wheel_index: WheelIndex, tmp_path: Path
 ) -> None:
-    _skip_without_pipeline()
-
     async def scenario() -> None:
         async with running_kernel(kernel_venv, _install_env(tmp_path, wheel_index)) as k:
             await k.run("%variant_install torch --variant null")
