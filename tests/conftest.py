@@ -1,5 +1,6 @@
 """Shared test set-up. Heavy end-to-end tests are marked `e2e`: CI runs them; locally
-`pytest -m "not e2e"` or `WHEELMAGIC_SKIP_E2E=1` skips them."""
+`pytest -m "not e2e"` or `WHEELMAGIC_SKIP_E2E=1` skips them. Tests that start real Jupyter
+kernels are marked `kernel` (`-m "not kernel"` skips them); collection fails if one is not."""
 
 from __future__ import annotations
 
@@ -13,7 +14,22 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))  # `import support.server` etc.
 
 
+#: Test directories whose tests start real Jupyter kernels: each test there is marked `kernel`.
+KERNEL_DIRS = tuple(ROOT / "tests" / d for d in ("kernel", "notebooks", "browser"))
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    unmarked = [
+        item.nodeid
+        for item in items
+        if any(d in item.path.parents for d in KERNEL_DIRS)
+        and item.get_closest_marker("kernel") is None
+    ]
+    if unmarked:
+        raise pytest.UsageError(
+            "tests under tests/kernel, tests/notebooks and tests/browser start real kernels and "
+            "must be marked `kernel` (pytestmark = pytest.mark.kernel): " + ", ".join(unmarked)
+        )
     if os.environ.get("WHEELMAGIC_SKIP_E2E") != "1":
         return
     skip = pytest.mark.skip(reason="WHEELMAGIC_SKIP_E2E=1")

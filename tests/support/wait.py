@@ -7,7 +7,6 @@ condition and fails the test, naming what never happened, when the bound runs ou
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Callable
 from typing import TypeVar
@@ -29,17 +28,3 @@ def wait_until(
         if time.monotonic() > deadline:
             pytest.fail(f"timed out after {timeout:g}s waiting for {what}")
         time.sleep(interval)
-
-
-async def async_wait_until(
-    condition: Callable[[], T], *, what: str, timeout: float = 60, interval: float = 0.05
-) -> T:
-    """`wait_until` for coroutines: polls without blocking the event loop."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout:g}s waiting for {what}")
-        await asyncio.sleep(interval)
