@@ -9,8 +9,10 @@ One setting, ``on_mismatch``, read from two places:
 **The environment variable wins over the config file.** The variable is set for one process
 or one kernelspec (``kernel.json``'s ``env``), a container or a CI job, so it is the more
 specific choice; config files are per profile and shared by every kernel. It also gives an
-administrator or a test a way to force a policy without editing anyone's profile. An invalid
-value in the variable is ignored with a warning (the config value, or the default, applies).
+administrator or a test a way to force a policy without editing anyone's profile. An unknown
+value in the variable is never read as permission to install: it falls back to ``warn`` (or to
+``off`` when the config says so), with a warning that names the value -- a typo for ``off``
+must not change the environment.
 
 Policies:
 
@@ -37,6 +39,8 @@ from traitlets.config import Configurable
 
 POLICIES: tuple[str, ...] = ("auto", "fix", "warn", "off")
 DEFAULT_POLICY = "auto"
+#: what an unknown WHEELMAGIC_ON_MISMATCH value means: explain, never install
+UNKNOWN_POLICY = "warn"
 ENV_POLICY = "WHEELMAGIC_ON_MISMATCH"
 
 
@@ -113,9 +117,12 @@ def load_settings(ip: Any = None, environ: Mapping[str, str] | None = None) -> S
         if value in POLICIES:
             policy, source = value, f"environment {ENV_POLICY}"
         else:
+            # never install on a value we do not understand; keep the config's "off" if set
+            if policy != "off":
+                policy, source = UNKNOWN_POLICY, f"unknown {ENV_POLICY}={raw.strip()!r}"
             warnings.append(
                 f"wheelmagic: ignoring {ENV_POLICY}={raw!r} (expected one of "
-                f"{', '.join(POLICIES)}); using {policy!r} from {source}"
+                f"{', '.join(POLICIES)}); using {policy!r}: nothing is installed automatically"
             )
     return Settings(
         on_mismatch=policy,

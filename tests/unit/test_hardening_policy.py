@@ -1,0 +1,35 @@
+"""Issue 11, item 14: an unknown WHEELMAGIC_ON_MISMATCH never means "install"."""
+
+from __future__ import annotations
+
+from traitlets.config import Config
+
+from wheelmagic.config import load_settings
+
+
+class FakeShell:
+    def __init__(self, config: Config) -> None:
+        self.config = config
+
+
+def test_unknown_env_value_falls_back_to_warn_and_names_the_value() -> None:
+    s = load_settings(None, environ={"WHEELMAGIC_ON_MISMATCH": "of"})
+    assert s.on_mismatch == "warn"
+    assert not s.fixes_broken and not s.fixes_suboptimal
+    assert len(s.warnings) == 1 and "'of'" in s.warnings[0]
+    assert "WHEELMAGIC_ON_MISMATCH" in s.source
+
+
+def test_unknown_env_value_does_not_upgrade_a_configured_fix_either() -> None:
+    c = Config()
+    c.Wheelmagic.on_mismatch = "fix"
+    s = load_settings(FakeShell(c), environ={"WHEELMAGIC_ON_MISMATCH": "sometimes"})
+    assert s.on_mismatch == "warn"
+
+
+def test_unknown_env_value_keeps_a_configured_off() -> None:
+    c = Config()
+    c.Wheelmagic.on_mismatch = "off"
+    s = load_settings(FakeShell(c), environ={"WHEELMAGIC_ON_MISMATCH": "sometimes"})
+    assert s.on_mismatch == "off"
+    assert s.warnings and "sometimes" in s.warnings[0]
