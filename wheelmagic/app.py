@@ -266,9 +266,10 @@ class Session:
 
         Raises `DownloadError` (nothing touched) or `InstallError` (the previous build kept).
         """
+        from wheelmagic.install.cache import WheelCache
         from wheelmagic.install.execute import execute
 
-        return execute(
+        result = execute(
             plan,
             indexes=self.client.config,
             source=self.client,
@@ -279,6 +280,11 @@ class Session:
             installer_output=installer_output,
             env=self._environ,
         )
+        # staged wheels older than the installed build and the one before it serve nothing
+        from wheelmagic._fs import cache_dir
+
+        WheelCache(cache_dir()).trim_staged()
+        return result
 
 
 def restart_needed(changes: Iterable[Change], loaded: Collection[str]) -> dict[str, list[str]]:

@@ -6,6 +6,7 @@ Layout under the cache directory (`wheelmagic._fs.cache_dir()`):
     tmp/<key>.part                        downloads in progress (resumable)
     locks/<key>.lock                      one filelock per hash (or per URL without a hash)
     http/                                 the index page cache (wheelmagic.index.http)
+    staged/, backup/, logs/, restarts/, attempts.json   see `KINDS`, the one table of what is kept
 
 Why this is safe on shared storage: a file appears under `wheels/` only through `os.replace`
 of a fully written, fsynced and hash-verified file in the same file system, so a reader sees
@@ -22,7 +23,7 @@ import os
 import re
 import shutil
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -53,12 +54,61 @@ def sha256_of(path: Path, chunk: int = 1 << 20) -> str:
 
 
 @dataclass(frozen=True)
+class Kind:
+    """One kind of thing wheelmagic keeps in its cache directory, and why it is kept."""
+
+    name: str
+    #: paths relative to the cache directory (a directory counts everything under it)
+    paths: tuple[str, ...]
+    why: str
+
+
+#: Everything wheelmagic writes under `cache_dir()`, by kind: the one table `cache info`,
+#: `cache clear` and `cache prune` read. Writers: install.download (wheels/, tmp/),
+#: install.execute (staged/, logs/), install.lock (backup/ when the environment's prefix is
+#: read-only), index.http (http/), attempts (attempts.json), kernel (restarts/).
+KINDS: tuple[Kind, ...] = (
+    Kind("downloads", ("wheels", "tmp"), "verified downloads (and partial ones, resumable)"),
+    Kind(
+        "staged",
+        ("staged",),
+        "wheels rewritten for the installer: the newest 2 per project (STAGED_KEEP) are kept "
+        "for a rollback or a fast switch back",
+    ),
+    Kind("backups", ("backup",), "rollback copies of an install that has not finished"),
+    Kind("http", ("http",), "index pages and variants.json (HTTP metadata)"),
+    Kind(
+        "records",
+        ("logs", "attempts.json", "restarts"),
+        "installer logs, fix attempts, kernel restart records",
+    ),
+)
+KIND_NAMES: tuple[str, ...] = tuple(k.name for k in KINDS)
+#: Staged wheels kept per project: the installed build and the one before it (a rollback or a
+#: switch back installs from here without rewriting a wheel again).
+STAGED_KEEP = 2
+
+
+@dataclass(frozen=True)
+class KindUsage:
+    kind: Kind
+    files: int
+    bytes: int
+
+
+@dataclass(frozen=True)
 class CacheInfo:
     directory: Path
     wheels: int
     wheel_bytes: int
     http_bytes: int
     partial_bytes: int
+    kinds: tuple[KindUsage, ...] = ()
+    #: everything under the directory, kinds or not (locks, anything unknown)
+    total_bytes: int = 0
+
+    def usage(self, name: str) -> KindUsage:
+        return next(u for u in self.kinds if u.kind.name == name)
 
 
 class WheelCache:
@@ -143,36 +193,109 @@ class WheelCache:
 
     def info(self) -> CacheInfo:
         wheels = list(self.entries())
+        kinds = []
+        for kind in KINDS:
+            files = [f for rel in kind.paths for f in _files(self.dir / rel)]
+            kinds.append(KindUsage(kind, len(files), sum(_size(f) for f in files)))
         return CacheInfo(
             self.dir,
             len(wheels),
             sum(_size(p) for p in wheels),
             _tree_size(self.dir / "http"),
             _tree_size(self.tmp_dir),
+            tuple(kinds),
+            _tree_size(self.dir),
         )
 
+    def units(self, kinds: Iterable[str] = KIND_NAMES) -> list[tuple[float, int, Path]]:
+        """What `prune` removes one at a time: (mtime, bytes, path), oldest first.
+
+        A download, a staged wheel's directory, a backup, an index page or a log file; the
+        fix-attempt and restart records are small state, not pruned.
+        """
+        wanted = set(kinds)
+        paths: list[Path] = []
+        if "downloads" in wanted:
+            paths += self.entries()
+            paths += _files(self.tmp_dir)
+        for name, sub in (("staged", "staged"), ("backups", "backup")):
+            if name in wanted and (self.dir / sub).is_dir():
+                paths += [p for p in (self.dir / sub).iterdir() if p.is_dir()]
+        if "http" in wanted:
+            paths += _files(self.dir / "http")
+        if "records" in wanted:
+            paths += _files(self.dir / "logs")
+        out = []
+        for p in paths:
+            try:
+                mtime = p.stat().st_mtime
+            except OSError:
+                continue
+            out.append((mtime, _tree_size(p) if p.is_dir() else _size(p), p))
+        return sorted(out, key=lambda t: t[0])
+
     def prune(self, max_bytes: int) -> list[Path]:
-        """Delete least recently used wheels until the wheels take at most `max_bytes`."""
-        items = sorted(
-            ((p.stat().st_mtime, _size(p), p) for p in self.entries()), key=lambda t: t[0]
-        )
+        """Delete the least recently used units of every kind until they take at most
+        `max_bytes` (records and locks are not counted)."""
+        items = self.units()
         total = sum(s for _, s, _ in items)
         removed: list[Path] = []
         for _mtime, size, path in items:
             if total <= max_bytes:
                 break
-            sha = path.parent.name
-            with self.lock(sha):
-                path.unlink(missing_ok=True)
-                with contextlib.suppress(OSError):
-                    path.parent.rmdir()
+            self._remove(path)
             total -= size
             removed.append(path)
         return removed
 
-    def clear(self) -> None:
-        for sub in ("wheels", "tmp", "http"):
-            shutil.rmtree(self.dir / sub, ignore_errors=True)
+    def _remove(self, path: Path) -> None:
+        if path.parent.parent == self.wheels_dir:
+            with self.lock(path.parent.name):
+                path.unlink(missing_ok=True)
+                with contextlib.suppress(OSError):
+                    path.parent.rmdir()
+        elif path.is_dir():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
+
+    def trim_staged(self, keep: int = STAGED_KEEP) -> list[Path]:
+        """Keep the `keep` most recently staged wheels per project; remove the older ones.
+
+        The newest is the installed build (a reinstall reuses it), the one before it serves a
+        rollback or a switch back; older ones only take space (the download is still cached).
+        """
+        by_project: dict[str, list[tuple[float, Path]]] = {}
+        base = self.dir / "staged"
+        if not base.is_dir():
+            return []
+        for entry in base.iterdir():
+            wheels = [p for p in entry.glob("*.whl") if not p.name.startswith(".")]
+            if not entry.is_dir() or not wheels:
+                continue
+            project = wheels[0].name.split("-", 1)[0].lower()
+            with contextlib.suppress(OSError):
+                by_project.setdefault(project, []).append((wheels[0].stat().st_mtime, entry))
+        removed = []
+        for entries in by_project.values():
+            for _mtime, entry in sorted(entries, key=lambda t: t[0], reverse=True)[keep:]:
+                shutil.rmtree(entry, ignore_errors=True)
+                removed.append(entry)
+        return removed
+
+    def clear(self, kinds: Iterable[str] = KIND_NAMES) -> None:
+        """Remove every kind named (default: all); lock files stay (another process may hold
+        one)."""
+        wanted = set(kinds)
+        for kind in KINDS:
+            if kind.name not in wanted:
+                continue
+            for rel in kind.paths:
+                path = self.dir / rel
+                if path.is_dir():
+                    shutil.rmtree(path, ignore_errors=True)
+                else:
+                    path.unlink(missing_ok=True)
 
 
 def _size(path: Path) -> int:
@@ -182,8 +305,14 @@ def _size(path: Path) -> int:
         return 0
 
 
+def _files(path: Path) -> list[Path]:
+    if path.is_file():
+        return [path]
+    return [p for p in path.rglob("*") if p.is_file()] if path.is_dir() else []
+
+
 def _tree_size(path: Path) -> int:
-    return sum(_size(p) for p in path.rglob("*") if p.is_file()) if path.is_dir() else 0
+    return sum(_size(p) for p in _files(path))
 
 
 def _fsync_dir(path: Path) -> None:
