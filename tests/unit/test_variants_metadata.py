@@ -294,3 +294,44 @@ def test_to_json_round_trips_merged_content() -> None:
     assert again.variants == meta.variants
     assert again.providers == meta.providers
     assert again.namespace_priorities == meta.namespace_priorities
+
+
+# issue 16 item 5: a reserved namespace in `providers` is ignored with a note ----------------
+
+
+def abi_dependency_file() -> dict[str, Any]:
+    """A flash-attn-like file as published: `abi_dependency` listed under `providers`."""
+    return {
+        "$schema": "https://variants-schema.wheelnext.dev/v0.0.3.json",
+        "default-priorities": {"namespace": ["nvidia", "abi_dependency"]},
+        "providers": {
+            "nvidia": {"plugin-api": "nvidia_variant_provider.plugin:NvidiaVariantPlugin"},
+            "abi_dependency": {"plugin-use": "none"},
+        },
+        "variants": {
+            "torch28_cu12": {
+                "nvidia": {"cuda_version_lower_bound": ["12.0"]},
+                "abi_dependency": {"torch": ["2.8.0"]},
+            }
+        },
+    }
+
+
+def test_reserved_abi_dependency_provider_is_ignored_with_a_note() -> None:
+    meta = parse_variants_json(abi_dependency_file(), "flash_attn-2.8.3-variants.json")
+    assert "abi_dependency" not in meta.providers
+    assert meta.properties("torch28_cu12") == {
+        "nvidia": {"cuda_version_lower_bound": ("12.0",)},
+        "abi_dependency": {"torch": ("2.8.0",)},
+    }
+    assert len(meta.notes) == 1
+    assert "abi_dependency" in meta.notes[0] and "reserved" in meta.notes[0]
+    assert meta.notes[0].startswith("flash_attn-2.8.3-variants.json")
+
+
+def test_reserved_provider_survives_a_merge() -> None:
+    a = parse_variants_json(abi_dependency_file(), "a.json")
+    b = parse_variants_json(abi_dependency_file(), "b.json")
+    merged = merge_metadata([a, b], "m.json")
+    assert "abi_dependency" not in merged.providers
+    assert merged.notes

@@ -290,6 +290,8 @@ class IndexClient:
 
     def _virtual_variants(self, result: ProjectFiles) -> None:
         """Give files from per-backend PyTorch indexes (or `+cu128` names) a virtual label."""
+        for meta in result.variants.values():
+            result.notes.extend(f"{result.name}: {n}" for n in meta.notes)
         index_backends = {s.index_url: s.backend for s in self.sources(result.name)}
         groups: dict[Version, dict[str, list[str]]] = {}
         picked: list[tuple[int, Version, str]] = []

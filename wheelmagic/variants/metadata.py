@@ -31,6 +31,8 @@ SCHEMA_FAMILIES: tuple[tuple[str, str], ...] = (
     ("v0.0.2", "v0.0.2"),
 )
 LEGACY_SCHEMA = "https://variants-schema.wheelnext.dev/"
+#: Namespaces whose values the installer supplies; a `providers` entry for one is ignored.
+RESERVED_NAMESPACES = frozenset({ABI_DEPENDENCY})
 
 
 @dataclass(frozen=True)
@@ -58,6 +60,8 @@ class VariantsMetadata:
     #: where it came from (a URL or a path), for error messages
     source: str = "<variants.json>"
     raw: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    #: what was ignored while reading (a reserved namespace under `providers`), for the user
+    notes: tuple[str, ...] = field(default=(), compare=False)
 
     def properties(self, label: str) -> Properties | None:
         return self.variants.get(label)
@@ -175,8 +179,17 @@ def parse_variants_json(data: object, source: str = "<variants.json>") -> Varian
         else {}
     )
     providers: dict[str, ProviderInfo] = {}
+    notes: list[str] = []
     for ns, entry in _mapping(doc.get("providers", {}), source, "providers").items():
         _names([ns], source, "providers")
+        if ns in RESERVED_NAMESPACES:
+            # Published files list `abi_dependency: {"plugin-use": "none"}`; the installer
+            # itself supplies its values (from what is installed or co-selected).
+            notes.append(
+                f"{source}: providers.{ns} ignored: `{ns}` is a reserved namespace the "
+                "installer fills in itself"
+            )
+            continue
         providers[ns] = _provider(
             ns,
             _mapping(entry, source, f"providers.{ns}"),
@@ -215,6 +228,7 @@ def parse_variants_json(data: object, source: str = "<variants.json>") -> Varian
         variants=variants,
         source=source,
         raw=doc,
+        notes=tuple(notes),
     )
 
 
@@ -311,4 +325,5 @@ def merge_metadata(items: Sequence[VariantsMetadata], source: str = "<merged>") 
         variants=variants,
         source=source,
         raw=first.raw,
+        notes=tuple(dict.fromkeys(n for item in items for n in item.notes)),
     )
