@@ -11,7 +11,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +18,7 @@ from pathlib import Path
 import pytest
 from support.e2e import clean_env, index_build, make_venv, py, snapshot, wheelmagic
 from support.server import Fault, Server, serve_directory
+from support.wait import wait_until
 from support.wheels import build_plain_wheel, build_wheel
 
 from wheelmagic.install.lock import environment_lock
@@ -179,10 +179,12 @@ def test_interrupted_download(setup: Setup) -> None:
         stderr=subprocess.PIPE,
         text=True,
     )
-    deadline = time.monotonic() + 60
-    while setup.srv.count(NEW) == 0 and time.monotonic() < deadline:
-        time.sleep(0.05)
-    time.sleep(0.3)
+    # Ctrl-C once part of the file has been sent (each 64 KiB takes 0.2 s: most is still to come)
+    wait_until(
+        lambda: any(r.path == NEW and r.body_bytes > 0 for r in setup.srv.requests),
+        what="the download of the new build to start",
+    )
+    assert proc.poll() is None, proc.communicate()
     proc.send_signal(signal.SIGINT)
     _out, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err
