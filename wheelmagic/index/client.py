@@ -35,10 +35,11 @@ from wheelmagic.index.pages import (
 )
 from wheelmagic.index.sources import IndexConfig
 from wheelmagic.index.urls import ensure_slash, redact
+from wheelmagic.providers import PROVIDER_NAMESPACES
 from wheelmagic.pytorch import facts as torch_builds
 from wheelmagic.variants.filename import parse_wheel_name
 from wheelmagic.variants.metadata import VariantsMetadata, merge_metadata, parse_variants_json
-from wheelmagic.variants.ordering import SupportedProperties
+from wheelmagic.variants.ordering import SupportedProperties, without_static_claims
 from wheelmagic.variants.selection import Candidate
 
 MAX_PAGE_BYTES = 64 * 1024 * 1024
@@ -80,10 +81,13 @@ class IndexClient:
         supported: SupportedProperties | None = None,
         client: httpx.Client | None = None,
         max_workers: int = 8,
+        provided: frozenset[str] = PROVIDER_NAMESPACES,
     ) -> None:
         self.config = config
         self.progress = progress
         self.supported = supported
+        #: namespaces only our providers answer: an index's static claim on one is dropped
+        self.provided = provided
         self._own_client = client is None
         self.client = client or make_client(config.cert)
         cache = PageCache(Path(cache_dir) / "http") if cache_dir is not None else PageCache(None)
@@ -266,6 +270,10 @@ class IndexClient:
                 result.errors.append(meta)
                 result.notes.append(meta)
             else:
+                meta, claims = without_static_claims(meta, self.provided)
+                for line in claims:
+                    result.errors.append(f"{result.name}: {line}")
+                    result.notes.append(f"{result.name}: {line}")
                 by_version.setdefault(version, []).append(meta)
         for version, metas in by_version.items():
             try:

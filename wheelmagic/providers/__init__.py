@@ -28,6 +28,7 @@ __all__ = [
     "sm_archs_runnable_on",
     "AARCH64_VERSIONS",
     "MVC_FLOORS",
+    "PROVIDER_NAMESPACES",
 ]
 
 #: namespace -> its provider, in the order namespaces are reported.
@@ -38,6 +39,10 @@ PROVIDERS: dict[str, Callable[[Platform], dict[str, list[str]]]] = {
     "amd": amd.properties,
     "intel": intel.properties,
 }
+
+#: the hardware namespaces only these providers answer: an index's static claim about one is
+#: ignored (`wheelmagic.variants.ordering.without_static_claims`), never trusted
+PROVIDER_NAMESPACES: frozenset[str] = frozenset(PROVIDERS)
 
 
 def supported_properties(platform: Platform) -> dict[str, dict[str, list[str]]]:

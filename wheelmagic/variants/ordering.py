@@ -9,7 +9,8 @@ label. Zero-property variants (the null variant) therefore come after every othe
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import replace
 from functools import lru_cache
 
 from packaging.markers import InvalidMarker, Marker, UndefinedComparison, UndefinedEnvironmentName
@@ -45,6 +46,40 @@ def abi_feature(name: str) -> str:
     return canonicalize_name(name).replace("-", "_")
 
 
+def static_claims(metadata: VariantsMetadata, provided: Collection[str]) -> list[str]:
+    """The namespaces in `provided` that `metadata` answers itself (static, no plugin), sorted.
+
+    `provided` is the caller's set of namespaces that only its own providers may answer (the
+    machine's hardware). An index that declares one of them static with its own "supported"
+    values would decide, from the outside, what this machine can run.
+    """
+    return sorted(
+        ns for ns, p in metadata.providers.items() if p.static is not None and ns in provided
+    )
+
+
+def without_static_claims(
+    metadata: VariantsMetadata, provided: Collection[str]
+) -> tuple[VariantsMetadata, list[str]]:
+    """`metadata` with its static answers for `provided` namespaces dropped, and one line each.
+
+    The namespaces stay (their variants keep their properties); who supports which value is
+    then the caller's providers' answer, as for any plugin namespace.
+    """
+    claimed = static_claims(metadata, provided)
+    if not claimed:
+        return metadata, []
+    providers = {
+        ns: replace(p, static=None) if ns in claimed else p for ns, p in metadata.providers.items()
+    }
+    lines = [
+        f"{metadata.source} declares the namespace {ns!r} static, with its own supported "
+        f"values; ignored: only this machine's {ns} provider says what it supports"
+        for ns in claimed
+    ]
+    return replace(metadata, providers=providers), lines
+
+
 def resolve_supported(
     metadata: VariantsMetadata,
     platform_supported: SupportedProperties,
@@ -52,14 +87,18 @@ def resolve_supported(
     marker_env: Mapping[str, str] | None = None,
     abi_versions: Mapping[str, Version] | None = None,
     enable_optional: Iterable[str] = (),
+    provided: Collection[str] = (),
 ) -> dict[str, dict[str, list[str]]]:
     """The supported properties for one release's metadata, in the order that ranks it.
 
     Static namespaces (PyTorch's `priority`) take their values from the metadata, in the order
-    given; the others come from our built-in providers (`platform_supported`). The metadata's
-    own feature/property priorities (PEP 817) go first. A provider whose `enable-if` marker is
-    false for the target interpreter, or that is optional and not enabled, supports nothing.
+    given; the others come from our built-in providers (`platform_supported`). A namespace in
+    `provided` is always the providers' answer, whatever the metadata claims (see
+    `without_static_claims`). The metadata's own feature/property priorities (PEP 817) go
+    first. A provider whose `enable-if` marker is false for the target interpreter, or that is
+    optional and not enabled, supports nothing.
     """
+    metadata, _ = without_static_claims(metadata, provided)
     enabled_optional = set(enable_optional)
     out: dict[str, dict[str, list[str]]] = {}
     namespaces = _dedupe([*metadata.namespace_priorities, *metadata.providers])
