@@ -1,0 +1,3 @@
+"""Fleet fixtures: see `fleet.plumbing`."""
+
+from fleet.plumbing import fleet_index  # noqa: F401
