@@ -144,13 +144,19 @@ class Attempts:
         return Claim(True, previous)
 
     def finish(self, interpreter: str, signature: str, outcome: str, detail: str = "") -> None:
-        """Set the outcome ("fixed" or "failed") of the attempt `claim` recorded."""
+        """Set the outcome ("fixed" or "failed") of the attempt `claim` recorded.
+
+        `detail` is an error message that may quote an index URL: its credentials are hidden
+        before it reaches the file (which lives in a cache others may be able to read).
+        """
+        from wheelmagic.index.urls import redact_text
+
         key = attempt_key(interpreter, signature)
         with self._locked() as data:
             raw = data["attempts"].get(key)
             if isinstance(raw, dict):
                 raw["outcome"] = outcome
-                raw["detail"] = detail[:2000]
+                raw["detail"] = redact_text(detail)[:2000]
 
     def all(self) -> list[Attempt]:
         out = [self._attempt(raw) for raw in self._read()["attempts"].values()]

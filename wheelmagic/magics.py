@@ -170,6 +170,10 @@ class WheelmagicMagics(Magics):  # type: ignore[misc]
                         explain=options.explain,
                         dry_run=options.dry_run,
                     )
+                if plan.unused_accelerator is not None and plan.nothing_to_do:
+                    renderer.message(
+                        f"wheelmagic: warning: {plan.unused_accelerator}", level="warning"
+                    )
                 if options.dry_run:
                     renderer.done("dry run: nothing was installed")
                     return
@@ -186,6 +190,8 @@ class WheelmagicMagics(Magics):  # type: ignore[misc]
                 level="warning",
             )
             return
+        if plan.unused_accelerator is not None:
+            renderer.message(f"wheelmagic: warning: {plan.unused_accelerator}", level="warning")
         if not result.changed:
             renderer.done(result.summary())
             return

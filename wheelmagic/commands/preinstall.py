@@ -52,6 +52,8 @@ def run(args: argparse.Namespace) -> int:
         plan = session.plan(args.requirements)
         if options.dry_run or plan.nothing_to_do:
             msg = (plan.summary() + " (dry run)") if options.dry_run else plan.summary()
+            if plan.unused_accelerator is not None:
+                msg += f"; warning: {plan.unused_accelerator}"
             _summary(
                 args,
                 {
@@ -77,7 +79,8 @@ def run(args: argparse.Namespace) -> int:
         {
             "status": "installed",
             "changed": [c.to_json() for c in result.changed],
-            "message": result.summary(),
+            "message": result.summary()
+            + (f"; warning: {plan.unused_accelerator}" if plan.unused_accelerator else ""),
             "reason": check.why,
             "backend": result.backend,
         },

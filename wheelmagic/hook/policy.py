@@ -295,7 +295,9 @@ class Policy:
         try:
             outcome = self._fixer(m.fix, settings)
         except BaseException as err:
-            detail = f"{type(err).__name__}: {err}"
+            from wheelmagic.index.urls import redact_text
+
+            detail = redact_text(f"{type(err).__name__}: {err}")
             attempts.finish(interp, signature, "failed", detail)
             if not isinstance(err, Exception):
                 raise

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import posixpath
+import re
 from collections.abc import Iterable
 from urllib.parse import unquote, urlsplit, urlunsplit
 
@@ -19,11 +20,27 @@ def redact(url: str) -> str:
     if "@" not in parts.netloc:
         return url
     userinfo, _, hostport = parts.netloc.rpartition("@")
-    user, sep, _pw = userinfo.partition(":")
-    shown = f"{user}:****" if sep else "****"
     return urlunsplit(
-        (parts.scheme, f"{shown}@{hostport}", parts.path, parts.query, parts.fragment)
+        (parts.scheme, f"{_hide(userinfo)}@{hostport}", parts.path, parts.query, parts.fragment)
     )
+
+
+def _hide(userinfo: str) -> str:
+    """`user:password` -> `user:****`; a lone token (often the secret itself) -> `****`."""
+    user, sep, _pw = userinfo.partition(":")
+    return f"{user}:****" if sep else "****"
+
+
+#: `scheme://userinfo@` anywhere in free text (an installer's output, an exception message)
+_USERINFO_IN_TEXT = re.compile(r"(?i)\b([a-z][a-z0-9+.\-]*://)([^\s/@<>'\"`]+)@")
+
+
+def redact_text(text: str) -> str:
+    """`text` with every URL's credentials hidden as `redact` hides them: for messages, logs and
+    records that may quote a URL (an installer's error, an exception), not only for one URL."""
+    if "@" not in text:
+        return text
+    return _USERINFO_IN_TEXT.sub(lambda m: f"{m.group(1)}{_hide(m.group(2))}@", text)
 
 
 def is_loopback(host: str | None) -> bool:

@@ -27,6 +27,7 @@ from typing import Protocol
 from urllib.parse import urlsplit
 
 from wheelmagic.errors import InstallError
+from wheelmagic.index.urls import redact, redact_text
 
 BACKENDS = ("auto", "pip", "uv")
 #: environment variables that would override the explicit configuration we pass
@@ -131,8 +132,9 @@ def _index_args(ix: IndexSettings | None, *, uv: bool) -> list[str]:
                 args += ["--extra-index-url", url]
     else:
         args.append("--no-index")
-    for link in ix.find_links:
-        args += ["--find-links", link]
+    if not _has_credentials(ix.find_links):
+        for link in ix.find_links:
+            args += ["--find-links", link]
     for host in ix.trusted_hosts:
         args += ["--allow-insecure-host" if uv else "--trusted-host", host]
     if ix.cert and not uv:
@@ -145,14 +147,21 @@ def _has_credentials(urls: Sequence[str]) -> bool:
 
 
 def index_env(ix: IndexSettings | None, *, uv: bool) -> dict[str, str]:
-    """The index URLs `_index_args` leaves out because they carry a password."""
-    if ix is None or not ix.index_urls:
+    """The index URLs and find-links `_index_args` leaves out because they carry a password.
+
+    The environment of a process is readable only by its user (`/proc/PID/environ` is mode
+    0400), its argv by everyone (`/proc/PID/cmdline`). pip reads `PIP_FIND_LINKS` as a
+    whitespace-separated list, uv reads `UV_FIND_LINKS` comma-separated.
+    """
+    if ix is None:
         return {}
     env: dict[str, str] = {}
     if _has_credentials(ix.index_urls[:1]):
         env["UV_INDEX_URL" if uv else "PIP_INDEX_URL"] = ix.index_urls[0]
     if _has_credentials(ix.index_urls[1:]):
         env["UV_EXTRA_INDEX_URL" if uv else "PIP_EXTRA_INDEX_URL"] = " ".join(ix.index_urls[1:])
+    if _has_credentials(ix.find_links):
+        env["UV_FIND_LINKS" if uv else "PIP_FIND_LINKS"] = ("," if uv else " ").join(ix.find_links)
     return env
 
 
@@ -178,7 +187,8 @@ def _run(argv: list[str], env: Mapping[str, str], log: Log | None) -> StepResult
         ) from None
     assert proc.stdout is not None
     try:
-        for line in proc.stdout:
+        for raw in proc.stdout:
+            line = redact_text(raw)  # an installer may quote an index URL with its password
             lines.append(line)
             if log is not None:
                 log(line.rstrip("\n"))
@@ -230,8 +240,8 @@ def describe_indexes(ix: IndexSettings | None) -> str:
     """`https://a/simple + https://b/simple + --find-links /x`, for messages."""
     if ix is None:
         return "the installer's defaults"
-    parts = list(ix.index_urls) or ["no index"]
-    parts += [f"--find-links {link}" for link in ix.find_links]
+    parts = [redact(u) for u in ix.index_urls] or ["no index"]
+    parts += [f"--find-links {redact(link)}" for link in ix.find_links]
     return " + ".join(parts)
 
 

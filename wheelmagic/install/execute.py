@@ -25,6 +25,7 @@ from packaging.version import InvalidVersion, Version
 
 from wheelmagic import _fs
 from wheelmagic.errors import DownloadError, InstallError, WheelmagicError
+from wheelmagic.index.urls import redact, redact_text
 from wheelmagic.install.backends import (
     Backend,
     InstallRequest,
@@ -235,13 +236,13 @@ def _download_one(fetch: Downloader, planned: PlannedFile) -> Path:
             raise
         raise DownloadError(
             f"{planned.name} {planned.version}: could not download {planned.filename} from "
-            f"{planned.index_url}: {err.message}",
+            f"{redact(planned.index_url)}: {err.message}",
             hint=err.hint or "nothing was changed; check the index and run the command again",
         ) from err
     except OSError as err:
         raise DownloadError(
             f"{planned.name} {planned.version}: could not store {planned.filename} from "
-            f"{planned.index_url}: {err.strerror or err}",
+            f"{redact(planned.index_url)}: {err.strerror or err}",
             hint="nothing was changed; free disk space or set WHEELMAGIC_CACHE_DIR elsewhere",
         ) from err
 
@@ -258,7 +259,7 @@ def _stage_one(planned: PlannedFile, path: Path, cache: Path) -> StagedWheel:
         return stage_wheel(path, cache / "staged" / key, env=env, filename=planned.filename)
     except WheelmagicError as err:
         raise InstallError(
-            f"{planned.name} {planned.version}: {planned.filename} from {planned.index_url} "
+            f"{planned.name} {planned.version}: {planned.filename} from {redact(planned.index_url)} "
             f"could not be prepared for the installer: {err.message}",
             hint=err.hint or "nothing was changed; `wheelmagic cache clear` and try again",
         ) from err
@@ -341,7 +342,7 @@ def _write_log(cache: Path, lines: Sequence[str]) -> Path | None:
         logs = cache / "logs"
         logs.mkdir(parents=True, exist_ok=True)
         path = logs / f"install-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.log"
-        path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        path.write_text(redact_text("\n".join(lines)) + "\n", encoding="utf-8")
         return path
     except OSError:
         return None
@@ -363,7 +364,7 @@ def _install_failure(
         else "the environment was left as it was"
     )
     what = "; ".join(
-        f"{p.name} {p.version} [{p.variant or 'non-variant'}] ({p.filename} from {p.index_url})"
+        f"{p.name} {p.version} [{p.variant or 'non-variant'}] ({p.filename} from {redact(p.index_url)})"
         for p in plan.packages
     )
     log = f"\n  installer log: {log_path}" if log_path else ""

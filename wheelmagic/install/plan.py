@@ -18,6 +18,7 @@ from packaging.version import Version
 
 from wheelmagic.errors import SelectionError, WheelmagicError
 from wheelmagic.index.urls import redact
+from wheelmagic.install.accelerator import UnusedAccelerator, unused_accelerator
 from wheelmagic.variants.markers import VariantEnvironment
 from wheelmagic.variants.metadata import VariantsMetadata
 from wheelmagic.variants.ordering import SupportedProperties, resolve_supported
@@ -88,6 +89,8 @@ class Plan:
     explanation: list[str] = field(default_factory=list)
     #: indexes that could not be read (the plan was made from the others)
     warnings: list[str] = field(default_factory=list)
+    #: the chosen build leaves a GPU of this machine unused (why, and the next step)
+    unused_accelerator: UnusedAccelerator | None = None
 
     @property
     def nothing_to_do(self) -> bool:
@@ -108,6 +111,7 @@ class Plan:
             "python": self.interpreter.executable,
             "reasons": list(self.reasons),
             "warnings": list(self.warnings),
+            "unused_accelerator": str(self.unused_accelerator) if self.unused_accelerator else None,
         }
 
 
@@ -219,6 +223,16 @@ def make_plan(
             satisfied.append(planned)
         else:
             packages.append(planned)
+    unused = unused_accelerator(
+        platform=platform,
+        requested=names,
+        selections=joint.selections,
+        chosen=joint.chosen,
+        variants=variants,
+        supported=sup,
+        companions=companions,
+        variant_label=variant_label,
+    )
     return Plan(
         list(requirements),
         packages,
@@ -228,6 +242,7 @@ def make_plan(
         reasons,
         explanation,
         warnings,
+        unused,
     )
 
 

@@ -113,6 +113,8 @@ def plan_rows(plan: Plan, detected: str | None = None) -> list[tuple[str, str]]:
     rows.extend(("warning", w) for w in plan.warnings)
     rows.extend(("install", _file_line(p)) for p in plan.packages)
     rows.extend(("keep", _file_line(p) + "  (already installed)") for p in plan.satisfied)
+    if plan.unused_accelerator is not None:
+        rows.append(("warning", str(plan.unused_accelerator)))
     if plan.interpreter.executable:
         rows.append(("into", plan.interpreter.executable))
     return rows
