@@ -28,7 +28,9 @@ COMMANDS: dict[str, str] = {
 }
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The whole command line; with `only` (a subcommand), just that subcommand's module is
+    imported and registered (`main` does this: `wheelmagic preinstall` is on start-up paths)."""
     parser = argparse.ArgumentParser(
         prog="wheelmagic",
         description="Install the PyTorch build that fits this machine (wheel variants, PEP 825).",
@@ -36,8 +38,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"wheelmagic {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     registered: set[str] = set()
-    for module_name in COMMANDS.values():
-        if module_name in registered:
+    for command, module_name in COMMANDS.items():
+        if module_name in registered or (only is not None and command != only):
             continue
         registered.add(module_name)
         module = importlib.import_module(f"wheelmagic.commands.{module_name}")
@@ -46,8 +48,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    words = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser(words[0] if words and words[0] in COMMANDS else None)
+    args = parser.parse_args(words)
     if not getattr(args, "command", None):
         parser.print_help()
         return 2

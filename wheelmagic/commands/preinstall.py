@@ -4,7 +4,9 @@ For start-up hooks that run on every session: Colab start-up cells, JupyterHub i
 (`postStart`, `singleuser.cmd`), CI images. Idempotent: when the doctor says the installed build
 `fits` this machine and the installed versions satisfy the requirements, it returns at once
 without touching the network (no index client is even created); otherwise it installs the
-best variant like `wheelmagic install --yes`. Quiet by default: one summary line, the exit
+best variant like `wheelmagic install --yes`. A "fits" is remembered (`wheelmagic.verdict`)
+with a fingerprint of what it depended on; while that still matches, the no-op answers from
+the record without inspecting the interpreter, probing the GPU or importing the engine. Quiet by default: one summary line, the exit
 status is non-zero only when something really failed.
 """
 
@@ -14,7 +16,11 @@ import argparse
 import json
 import sys
 import time
-from typing import Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from wheelmagic import verdict as verdict_mod
 
 HELP = "install the fitting build only if needed (idempotent; for start-up scripts)"
 
@@ -35,14 +41,21 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    start = time.perf_counter()
+    why = _remembered(args)
+    if why is not None:
+        _summary(args, {"status": "fits", "changed": [], "message": why, "remembered": True}, start)
+        return 0
+
     from wheelmagic.app import Session
     from wheelmagic.options import from_arguments
 
-    start = time.perf_counter()
     options = from_arguments(args)
     with Session(options) as session:
+        before = _fingerprint(args, session.interpreter.search_path)
         check = session.check_fits(args.requirements)
         if check.fits:
+            _remember(args, before, check.why)
             _summary(args, {"status": "fits", "changed": [], "message": check.why}, start)
             return 0
         from wheelmagic.ui.text import TextRenderer
@@ -87,6 +100,70 @@ def run(args: argparse.Namespace) -> int:
         start,
     )
     return 0
+
+
+# -- the remembered verdict (wheelmagic.verdict) ---------------------------------------------
+
+
+def _can_remember(args: argparse.Namespace) -> bool:
+    """Only the plain question "is it fine as it is?" has a remembered answer."""
+    return not (args.reinstall or args.variant)
+
+
+def _key(args: argparse.Namespace) -> tuple[str, str]:
+    from wheelmagic import verdict
+
+    python = verdict.interpreter_path(args.python)
+    return python, verdict.preinstall_key(python, args.requirements, args.platform)
+
+
+def _remembered(args: argparse.Namespace) -> str | None:
+    """The last "fits" for these requirements when nothing it depended on changed."""
+    if not _can_remember(args):
+        return None
+    from wheelmagic import verdict
+
+    python, key = _key(args)
+    got = verdict.recall("preinstall", key, python, platform_file=args.platform)
+    return str(got.get("why", "")) if got is not None else None
+
+
+Before = tuple[list[str], list[str], "verdict_mod.Fingerprint"]
+
+
+def _fingerprint(args: argparse.Namespace, search_path: Sequence[str]) -> Before | None:
+    """Taken before the full check reads anything (a change during it is seen next time)."""
+    if not _can_remember(args):
+        return None
+    from packaging.requirements import InvalidRequirement, Requirement
+
+    from wheelmagic import verdict
+    from wheelmagic.installed import DEFAULT_PACKAGES
+
+    try:
+        names = [*DEFAULT_PACKAGES, *(Requirement(r).name for r in args.requirements)]
+    except InvalidRequirement:
+        return None  # the check itself says what is wrong
+    python, _ = _key(args)
+    fp = verdict.fingerprint(python, search_path, names, platform_file=args.platform)
+    return names, list(search_path), fp
+
+
+def _remember(args: argparse.Namespace, before: Before | None, why: str) -> None:
+    if before is None:
+        return
+    from wheelmagic import verdict
+
+    names, search_path, fp = before
+    _, key = _key(args)
+    verdict.remember(
+        "preinstall",
+        key,
+        fp,
+        search_path=search_path,
+        names=names,
+        verdict={"status": "fits", "why": why},
+    )
 
 
 def _summary(args: argparse.Namespace, data: dict[str, Any], start: float) -> None:

@@ -171,6 +171,8 @@ class HookFinder:
             self._checked = True
             self._busy = True
         try:
+            if self.doctor is None and _remembered_fits():
+                return None
             return self.policy().before_import(name, module)
         except RestartRequired:
             raise
@@ -202,6 +204,20 @@ class HookFinder:
             self._busy = False
         if note:
             add_note(err, note)
+
+
+def _remembered_fits() -> bool:
+    """This interpreter's last check said "fits" and nothing it depended on changed.
+
+    `wheelmagic.verdict` (standard library only) answers from a few stats and listings; then
+    the policy, the doctor, `packaging` and the GPU probes are not even imported.
+    """
+    try:
+        from wheelmagic.verdict import hook_fits
+
+        return hook_fits()
+    except Exception:  # a broken record must never cost more than the full check
+        return False
 
 
 def add_note(err: BaseException, text: str) -> None:

@@ -112,10 +112,18 @@ def repair(checkup: Checkup, name: str, cause: ErrorCause) -> Mismatch | None:
 
 
 def run_doctor() -> Checkup:
-    """The offline doctor for this interpreter: nothing here touches the network."""
+    """The offline doctor for this interpreter: nothing here touches the network.
+
+    Its verdict is remembered (`wheelmagic.verdict`, fingerprinted *before* the doctor reads
+    anything), so the next process's finder can answer "fits" without coming here.
+    """
+    from wheelmagic import verdict
     from wheelmagic.app import Session
 
-    return Session().doctor(search_path=paths_with_watched_dists())
+    key, path, before = verdict.hook_fingerprint()
+    checkup = Session().doctor(search_path=paths_with_watched_dists())
+    verdict.remember_hook(key, path, before, checkup.diagnosis.status)
+    return checkup
 
 
 def paths_with_watched_dists() -> list[str]:
