@@ -25,14 +25,15 @@ def run(args: argparse.Namespace) -> int:
 
     from wheelmagic.app import Session
     from wheelmagic.options import target_from_arguments
-    from wheelmagic.providers import explain
-    from wheelmagic.ui.format import platform_summary
 
     session = Session(target_from_arguments(args))
     platform = session.detect()
     if args.json:
         print(json.dumps(platform.to_json(), indent=2))
         return 0
+    from wheelmagic.providers import explain
+    from wheelmagic.ui.format import platform_summary
+
     print(f"platform: {platform_summary(platform)}")
     for line in explain(platform):
         print(f"  {line}")
