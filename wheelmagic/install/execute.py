@@ -31,7 +31,13 @@ from wheelmagic.install.backends import (
     InstallRequest,
     choose_backend,
 )
-from wheelmagic.install.lock import Backup, InstalledDist, environment_lock, installed_dists
+from wheelmagic.install.lock import (
+    Backup,
+    InstalledDist,
+    check_writable,
+    environment_lock,
+    installed_dists,
+)
 from wheelmagic.install.record import top_level_names
 from wheelmagic.install.stage import StagedWheel, check_variant, stage_wheel
 
@@ -181,6 +187,7 @@ def execute(
     site_dirs = list(interp.site_packages)
     prefix = interp.sys_prefix or str(Path(interp.executable).resolve().parent.parent)
     names = [str(p.name) for p in plan.packages]
+    check_writable(site_dirs)  # a read-only target: say so before anything is touched
     with environment_lock(prefix, cache, timeout=lock_timeout, on_wait=say):
         before = installed_dists(site_dirs)
         keys = {n: d.record_key() for n, d in before.items()}
@@ -196,7 +203,7 @@ def execute(
             pre=pre,
             env=dict(env or {}),
         )
-        backup = Backup.take(names, site_dirs, prefix, cache)
+        backup = Backup.take(names, site_dirs, prefix, cache, wheels=request.wheels)
         output: list[str] = []
 
         def relay(line: str) -> None:
@@ -215,6 +222,8 @@ def execute(
         except BaseException as err:
             restored = backup.restore()
             backup.discard()
+            if backup.problems and isinstance(err, WheelmagicError):
+                err.message += "\n  could not undo: " + "; ".join(backup.problems[:5])
             raise _install_failure(err, plan, restored, before, result.log_path) from (
                 err if isinstance(err, Exception) else None
             )

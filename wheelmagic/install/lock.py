@@ -6,11 +6,17 @@ install into the same environment says who holds it, waits, and gives up with a 
 after the timeout. The lock is an OS file lock, so a crashed holder never leaves it stuck.
 
 `Backup` keeps the files of the distributions an install will replace, as hard links (no
-copying: torch's 13,000 files link in well under a second) listed from their RECORD. If the
-installer fails, `restore()` removes whatever it left half-installed and links the old files
-back, so the previous torch still imports whichever installer ran. pip also rolls back its own
-uninstall when the install of the same package fails; the backup covers uv and everything
+copying: torch's 13,000 files link in well under a second) listed from their RECORD, and
+notes what existed beforehand where the install may write (`Region`: site-packages and the
+scripts directory entry by entry, the packages being replaced or added file by file). If the
+installer fails, `restore()` removes exactly what appeared since, and only inside the target
+environment (a RECORD is never trusted for what to delete: a hostile one lists
+`../../home/u/thesis.tex`), then links the old files back, so the environment is as it was,
+file for file, whichever installer ran. pip also rolls back its own uninstall when the install
+of the same package fails; the backup covers uv, the new files pip leaves, and everything
 between packages.
+
+`check_writable` refuses a read-only site-packages before anything is touched.
 """
 
 from __future__ import annotations
@@ -29,7 +35,7 @@ from filelock import FileLock, Timeout
 from packaging.utils import canonicalize_name
 
 from wheelmagic.errors import InstallError
-from wheelmagic.install.record import record_paths
+from wheelmagic.install.record import escaping_path, record_paths
 
 LOCK_NAME = ".wheelmagic.lock"
 ENV_LOCK_TIMEOUT = "WHEELMAGIC_LOCK_TIMEOUT"
@@ -190,12 +196,181 @@ def installed_dists(site_dirs: Iterable[str | Path]) -> dict[str, InstalledDist]
 
 
 # ---------------------------------------------------------------------------------------------
+# what an install may touch: the target's own directories
+
+
+def check_writable(site_dirs: Sequence[str]) -> None:
+    """Refuse, before anything is changed, a target whose site-packages cannot be written.
+
+    `os.access` alone is not enough (root passes it on a read-only mount or an immutable
+    directory), so a probe file is created with `O_EXCL | O_NOFOLLOW` and removed again; the
+    operating system's own reason is kept in the message.
+    """
+    for site in dict.fromkeys(site_dirs):
+        if not os.path.isdir(site):
+            continue
+        probe = os.path.join(site, f".wheelmagic-probe-{os.getpid()}-{uuid.uuid4().hex[:8]}")
+        try:
+            if not os.access(site, os.W_OK | os.X_OK):
+                raise PermissionError(13, "Permission denied")
+            fd = os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+            os.close(fd)
+            os.unlink(probe)
+        except OSError as err:
+            reason = err.strerror or str(err)
+            raise ReadOnlyEnvironment(
+                f"site-packages is read-only ({site}: {reason}); install into a writable "
+                "environment or pass --python",
+                hint="nothing was changed; choose a virtual environment you can write to "
+                "(python -m venv) and pass its interpreter with --python",
+            ) from None
+
+
+class ReadOnlyEnvironment(InstallError):
+    """The target's site-packages cannot be written (read-only mount, permissions)."""
+
+
+def _inside(path: str, roots: Sequence[str]) -> bool:
+    """Does `path` (not followed if it is itself a link) lie inside one of `roots`?"""
+    parent = os.path.realpath(os.path.dirname(path))
+    real = os.path.join(parent, os.path.basename(path))
+    for root in roots:
+        try:
+            if os.path.commonpath([real, root]) == root and real != root:
+                return True
+        except ValueError:
+            continue
+    return False
+
+
+def _walk(top: str, into: set[str]) -> None:
+    """Every path under `top` (links are listed, never followed)."""
+    if os.path.islink(top) or not os.path.isdir(top):
+        if os.path.lexists(top):
+            into.add(top)
+        return
+    into.add(top)
+    for dirpath, dirnames, filenames in os.walk(top):
+        into.update(os.path.join(dirpath, n) for n in dirnames)
+        into.update(os.path.join(dirpath, n) for n in filenames)
+
+
+def _listing(directory: str) -> set[str]:
+    try:
+        with os.scandir(directory) as it:
+            return {e.path for e in it}
+    except OSError:
+        return set()
+
+
+@dataclass(frozen=True)
+class Region:
+    """The part of an environment an install may write, and what was in it beforehand.
+
+    `listed`: directories whose entries are compared (site-packages, the scripts directory);
+    `walked`: top-level entries compared file by file (the old distributions' and the new
+    wheels' packages: pip adds `__pycache__` files inside them); `exact`: single paths a
+    wheel's `.data/data/` member may create. `before` holds every path seen in them.
+    """
+
+    roots: tuple[str, ...]
+    listed: tuple[str, ...]
+    walked: tuple[str, ...]
+    exact: tuple[str, ...]
+    before: frozenset[str]
+
+    @classmethod
+    def of(
+        cls,
+        prefix: str,
+        site_dirs: Sequence[str],
+        tops: Iterable[str],
+        exact: Iterable[str] = (),
+    ) -> Region:
+        roots = tuple(
+            dict.fromkeys(
+                os.path.realpath(p) for p in (prefix, *site_dirs) if p and os.path.isdir(p)
+            )
+        )
+        scripts = os.path.join(prefix, "bin")
+        listed = tuple(d for d in dict.fromkeys((*site_dirs, scripts)) if os.path.isdir(d))
+        walked = tuple(dict.fromkeys(os.path.join(site, top) for site in site_dirs for top in tops))
+        region = cls(roots, listed, walked, tuple(dict.fromkeys(exact)), frozenset())
+        return cls(roots, listed, walked, region.exact, frozenset(region.scan()))
+
+    def scan(self) -> set[str]:
+        seen: set[str] = set()
+        for d in self.listed:
+            seen |= _listing(d)
+        for top in self.walked:
+            _walk(top, seen)
+        seen.update(p for p in self.exact if os.path.lexists(p))
+        return seen
+
+    def remove_new(self) -> list[str]:
+        """Remove what appeared since `before` and lies inside the environment; problems."""
+        problems: list[str] = []
+        new = sorted(self.scan() - self.before, key=lambda p: p.count(os.sep), reverse=True)
+        for path in new:
+            if not _inside(path, self.roots):
+                continue  # never touch anything outside the target environment
+            try:
+                if os.path.isdir(path) and not os.path.islink(path):
+                    shutil.rmtree(path)
+                else:
+                    os.unlink(path)
+            except FileNotFoundError:
+                continue
+            except OSError as err:
+                problems.append(f"{path}: {err.strerror or err}")
+        return problems
+
+
+def wheel_tops(wheels: Iterable[Path]) -> tuple[list[str], list[str]]:
+    """(top-level entries in site-packages, `.data/data/` paths relative to the prefix).
+
+    Read from each wheel's member list; members that escape are skipped (staging refuses
+    such a wheel before it gets here).
+    """
+    import zipfile
+
+    tops: dict[str, None] = {}
+    data: dict[str, None] = {}
+    for wheel in wheels:
+        try:
+            with zipfile.ZipFile(wheel) as zf:
+                names = zf.namelist()
+        except (OSError, zipfile.BadZipFile):
+            continue
+        for name in names:
+            if escaping_path(name):
+                continue
+            parts = [p for p in name.split("/") if p]
+            if not parts:
+                continue
+            if parts[0].endswith(".data") and len(parts) > 2:
+                scheme, rest = parts[1], parts[2:]
+                if scheme in ("purelib", "platlib"):
+                    tops[rest[0]] = None
+                elif scheme == "data":
+                    data["/".join(rest)] = None
+                continue
+            tops[parts[0]] = None
+    return list(tops), list(data)
+
+
+# ---------------------------------------------------------------------------------------------
 # backup and restore
 
 
 @dataclass
 class Backup:
-    """Hard-linked copies of the distributions an install is about to replace."""
+    """Hard-linked copies of the distributions an install is about to replace.
+
+    With `region`, `restore()` also removes what the install created, and only that: paths
+    that were not there before and resolve inside the target environment. A RECORD is never
+    trusted for what to delete (a hostile one lists `../../home/u/thesis.tex`).
+    """
 
     root: Path
     site_dirs: tuple[str, ...]
@@ -203,12 +378,25 @@ class Backup:
     #: original absolute path -> backup path
     files: dict[str, str] = field(default_factory=dict)
     keys: dict[str, tuple[int, int, int]] = field(default_factory=dict)
+    region: Region | None = None
+    #: what `restore()` could not put back or remove (empty when it fully succeeded)
+    problems: list[str] = field(default_factory=list)
 
     @classmethod
     def take(
-        cls, names: Sequence[str], site_dirs: Sequence[str], prefix: str, cache_dir: Path
+        cls,
+        names: Sequence[str],
+        site_dirs: Sequence[str],
+        prefix: str,
+        cache_dir: Path,
+        *,
+        wheels: Sequence[Path] = (),
     ) -> Backup:
-        """Link the files of the installed `names` aside (only those that are installed)."""
+        """Link the files of the installed `names` aside (only those that are installed).
+
+        `wheels` (the staged files about to be installed) widen what is watched, so that
+        `restore()` can remove everything a failed install left, file for file.
+        """
         base = Path(prefix) / ".wheelmagic-backup"
         if not _writable_dir(Path(prefix)):
             base = cache_dir / "backup"
@@ -219,16 +407,36 @@ class Backup:
                 shutil.rmtree(stale, ignore_errors=True)
         root = base / uuid.uuid4().hex[:12]
         backup = cls(root, tuple(site_dirs))
+        try:
+            backup._take(names, site_dirs, prefix, wheels)
+        except BaseException:
+            backup.discard()
+            raise
+        return backup
+
+    def _take(
+        self, names: Sequence[str], site_dirs: Sequence[str], prefix: str, wheels: Sequence[Path]
+    ) -> None:
         present = installed_dists(site_dirs)
+        tops, data = wheel_tops(wheels)
+        roots = tuple(os.path.realpath(p) for p in (prefix, *site_dirs) if p)
         made: set[str] = set()
-        base_s = str(root)
+        base_s = str(self.root)
         for name in names:
             dist = present.get(canonicalize_name(name))
             if dist is None:
                 continue
-            backup.dists[dist.name] = dist
-            backup.keys[dist.name] = dist.record_key()
+            self.dists[dist.name] = dist
+            self.keys[dist.name] = dist.record_key()
+            tops.extend(
+                rel.split("/", 1)[0]
+                for rel in dist.record_paths()
+                if rel and not escaping_path(rel)
+            )
+            tops.append(dist.path.name)
             for path in dist.files():
+                if not _inside(path, roots):
+                    continue  # a RECORD row outside the environment is not ours to keep
                 dst = base_s + path if path.startswith(os.sep) else os.path.join(base_s, path)
                 parent = os.path.dirname(dst)
                 if parent not in made:
@@ -244,39 +452,37 @@ class Backup:
                     if not os.path.isfile(path):
                         continue
                     shutil.copy2(path, dst)
-                backup.files[path] = dst
-        return backup
+                self.files[path] = dst
+        exact: list[str] = []
+        for rel in data:
+            parts = rel.split("/")
+            exact.extend(os.path.join(prefix, *parts[: i + 1]) for i in range(len(parts)))
+        self.region = Region.of(prefix, site_dirs, dict.fromkeys(tops), exact)
 
     def restore(self) -> list[str]:
-        """Put the backed-up distributions back as they were; returns their names."""
-        now = installed_dists(self.site_dirs)
-        restored = []
-        for name, old in self.dists.items():
-            cur = now.get(name)
-            mine = set(self.files)
-            if cur is not None and (
-                cur.path != old.path or cur.record_key() != self.keys.get(name)
-            ):
-                # a new (maybe partial) install is in place: remove what it added
-                for path in cur.files():
-                    if path not in mine:
-                        with contextlib.suppress(OSError):
-                            os.unlink(path)
-                if cur.path != old.path:
-                    shutil.rmtree(cur.path, ignore_errors=True)
-            restored.append(name)
+        """Put the backed-up distributions back as they were; returns their names.
+
+        Never raises for a file it cannot remove or put back (a read-only directory): those
+        are listed in `problems`, so the caller can still report the installer's own error.
+        """
+        if self.region is not None:
+            self.problems.extend(self.region.remove_new())
+        restored = list(self.dists)
         for path, saved in self.files.items():
             if _same_file(path, saved):
                 continue
-            os.makedirs(os.path.dirname(path), exist_ok=True)
-            tmp = os.path.join(os.path.dirname(path), f".{os.path.basename(path)}.wm-restore")
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp)
             try:
-                os.link(saved, tmp, follow_symlinks=False)
-            except OSError:
-                shutil.copy2(saved, tmp)
-            os.replace(tmp, path)
+                os.makedirs(os.path.dirname(path), exist_ok=True)
+                tmp = os.path.join(os.path.dirname(path), f".{os.path.basename(path)}.wm-restore")
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(tmp)
+                try:
+                    os.link(saved, tmp, follow_symlinks=False)
+                except OSError:
+                    shutil.copy2(saved, tmp)
+                os.replace(tmp, path)
+            except OSError as err:
+                self.problems.append(f"{path}: {err.strerror or err}")
         return restored
 
     def discard(self) -> None:

@@ -21,6 +21,7 @@ __all__ = [
     "InvalidRecordEntry",
     "RecordEntry",
     "entry_for",
+    "escaping_path",
     "read_record",
     "record_hash",
     "record_paths",
@@ -33,6 +34,16 @@ def entry_for(path: str, data: bytes) -> RecordEntry:
     """The row for a file `path` with contents `data`: sha256 and size."""
     digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode("ascii")
     return RecordEntry(path, Hash("sha256", digest), len(data))
+
+
+def escaping_path(path: str) -> bool:
+    """A RECORD or member path that leaves its directory: absolute, a drive, or a `..` part.
+
+    Wheels list paths relative to site-packages and never need `..`; an installed RECORD's
+    `../../bin/x` rows are pip's own and are read with `record_paths`, not checked here.
+    """
+    text = path.replace("\\", "/")
+    return text.startswith("/") or (len(text) > 1 and text[1] == ":") or ".." in text.split("/")
 
 
 def record_hash(data: bytes) -> str:

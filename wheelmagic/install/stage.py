@@ -32,6 +32,7 @@ from wheelmagic.install.record import (
     InvalidRecordEntry,
     RecordEntry,
     entry_for,
+    escaping_path,
     read_record,
     write_record,
 )
@@ -227,7 +228,9 @@ def rewrite_wheel(
             if len(records) != 1:
                 raise StagingError(f"{src.name} has {len(records)} .dist-info/RECORD files, not 1")
             record_path = records[0]
-            old_record = zin.read(infos[names.index(record_path)])
+            old_record = read_member(
+                zin, infos[names.index(record_path)].filename, MAX_RECORD_BYTES, src.name
+            )
             changed = {**replace, **add}
             missing = [n for n in replace if n not in names]
             if missing:
@@ -343,12 +346,67 @@ def metadata_member(zf: zipfile.ZipFile) -> str:
     return found[0]
 
 
+#: METADATA larger than this is refused (real ones: torch's is 30 KB); read without inflating more
+MAX_METADATA_BYTES = 8 << 20
+#: RECORD larger than this is refused (torch CUDA's: about 2 MB for 13,000 files)
+MAX_RECORD_BYTES = 64 << 20
+#: a wheel's own variant.json (the index's variants.json has the same cap)
+MAX_VARIANT_JSON_BYTES = 5 << 20
+
+
+def read_member(zf: zipfile.ZipFile, member: str, limit: int, source: str) -> bytes:
+    """A member's bytes, inflating at most `limit` + 1 of them (a zip bomb costs nothing)."""
+    with zf.open(member) as fh:
+        data = fh.read(limit + 1)
+    if len(data) > limit:
+        raise StagingError(
+            f"{source}: {member} is larger than {limit >> 20} MiB; refusing to read it",
+            hint="the wheel is malformed or hostile; nothing was installed. Report it to the "
+            "index maintainer",
+        )
+    return data
+
+
+def check_paths(zf: zipfile.ZipFile, source: str) -> None:
+    """Every member and every RECORD row must stay inside the environment.
+
+    pip refuses a member that escapes only when it reaches it (after writing the ones before);
+    a RECORD row that escapes it copies into the installed RECORD, where an uninstall or a
+    rollback would delete it. Both are refused here, before anything is installed.
+    """
+    names = zf.namelist()
+    bad = [n for n in names if escaping_path(n)]
+    records = [n for n in names if n.endswith(".dist-info/RECORD") and n.count("/") == 1]
+    if not bad and len(records) == 1:
+        try:
+            text = read_member(zf, records[0], MAX_RECORD_BYTES, source).decode("utf-8")
+            rows = [e.path for e in read_record(text)]
+        except (InvalidRecordEntry, UnicodeDecodeError) as err:
+            raise StagingError(
+                f"{source}: {records[0]} is malformed: {err}",
+                hint="the wheel is damaged or was built wrongly; report it to the index maintainer",
+            ) from None
+        bad = [r for r in rows if escaping_path(r)]
+    if bad:
+        raise StagingError(
+            f"{source}: refusing a wheel whose files or RECORD point outside the environment "
+            f"({bad[0]!r}{f' and {len(bad) - 1} more' if len(bad) > 1 else ''})",
+            hint="the wheel is hostile or broken; nothing was installed. Report it to the "
+            "index maintainer",
+        )
+
+
 def staged_metadata(source: Path, env: VariantEnvironment) -> tuple[str, str, str]:
-    """(member name, current METADATA, METADATA the installer should see)."""
+    """(member name, current METADATA, METADATA the installer should see).
+
+    Also refuses a wheel whose members or RECORD escape the environment (`check_paths`) and
+    one whose METADATA or RECORD is larger than the caps above.
+    """
     try:
         with zipfile.ZipFile(source) as zf:
+            check_paths(zf, source.name)
             member = metadata_member(zf)
-            text = zf.read(member).decode("utf-8")
+            text = read_member(zf, member, MAX_METADATA_BYTES, source.name).decode("utf-8")
     except (zipfile.BadZipFile, OSError, UnicodeDecodeError) as err:
         raise StagingError(
             f"cannot read the metadata of {source.name}: {err}",
@@ -376,7 +434,8 @@ def wheel_variant(source: Path) -> tuple[str, Properties] | None:
             ]
             if not names:
                 return None
-            data = json.loads(zf.read(names[0]).decode("utf-8"))
+            raw = read_member(zf, names[0], MAX_VARIANT_JSON_BYTES, source.name)
+            data = json.loads(raw.decode("utf-8"))
     except (zipfile.BadZipFile, OSError, UnicodeDecodeError, ValueError) as err:
         raise StagingError(f"cannot read the variant.json of {source.name}: {err}") from err
     try:

@@ -1,0 +1,353 @@
+"""Hardening (issue 11, part A): nothing outside the environment is touched, a failed install is
+undone file for file, and a read-only target is refused before anything changes.
+
+Real parts only: the real `wheelmagic` CLI, real pip and uv, throwaway venvs (copied from one
+prepared venv with torch 2.14.1 installed), and a real loopback index (`wheelmagic index build`
+served by `tests/support/server.py`) that serves a hostile wheel. Each hostile wheel is hash-valid:
+the index lists its true sha256, so only its contents attack.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import hashlib
+import os
+import shutil
+import subprocess
+import zipfile
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from support.e2e import Ran, clean_env, make_venv, py, snapshot, wheelmagic
+from support.server import Server, serve_directory
+from support.wheels import build_wheel
+
+from wheelmagic.index.build import build_index
+
+pytestmark = pytest.mark.e2e
+
+BASELINE = "2.14.1+cpu cpu"
+INSTALLERS = ("pip", "uv")
+
+
+# ---------------------------------------------------------------------------------------------
+# helpers
+
+
+def tree(root: Path) -> dict[str, tuple[str, str]]:
+    """path -> (kind, sha256 or link target) for everything under `root`, links not followed."""
+    out: dict[str, tuple[str, str]] = {}
+    for dirpath, dirnames, filenames in os.walk(root):
+        d = Path(dirpath)
+        for name in dirnames + filenames:
+            p = d / name
+            rel = str(p.relative_to(root))
+            if p.is_symlink():
+                out[rel] = ("link", os.readlink(p))
+            elif p.is_dir():
+                out[rel] = ("dir", "")
+            else:
+                out[rel] = ("file", hashlib.sha256(p.read_bytes()).hexdigest())
+    return out
+
+
+def diff(before: dict[str, tuple[str, str]], after: dict[str, tuple[str, str]]) -> list[str]:
+    return (
+        [f"+ {p}" for p in sorted(set(after) - set(before))]
+        + [f"- {p}" for p in sorted(set(before) - set(after))]
+        + [f"~ {p}" for p in sorted(set(before) & set(after)) if before[p] != after[p]]
+    )
+
+
+def _row(name: str, data: bytes) -> str:
+    digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+    return f"{name},sha256={digest},{len(data)}"
+
+
+def hostile_wheel(
+    path: Path,
+    members: Sequence[tuple[str, bytes]],
+    *,
+    dist_info: str,
+    extra_rows: Sequence[str] = (),
+) -> Path:
+    """A wheel with `members` in this order, then a RECORD listing them plus `extra_rows`."""
+    rows = [_row(n, d) for n, d in members] + list(extra_rows) + [f"{dist_info}/RECORD,,"]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name, data in members:
+            zf.writestr(zipfile.ZipInfo(name, (2026, 1, 1, 0, 0, 0)), data)
+        zf.writestr(
+            zipfile.ZipInfo(f"{dist_info}/RECORD", (2026, 1, 1, 0, 0, 0)), "\n".join(rows) + "\n"
+        )
+    return path
+
+
+def dist_info_members(dist_info: str, version: str) -> list[tuple[str, bytes]]:
+    meta = f"Metadata-Version: 2.1\nName: torch\nVersion: {version}\n\n"
+    wheel = "Wheel-Version: 1.0\nGenerator: hostile\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
+    return [
+        (f"{dist_info}/METADATA", meta.encode()),
+        (f"{dist_info}/WHEEL", wheel.encode()),
+        (f"{dist_info}/top_level.txt", b"torch\n"),
+    ]
+
+
+def torch_members(build: str = "hostile") -> list[tuple[str, bytes]]:
+    return [
+        ("torch/__init__.py", f"__version__ = '2.15.0'\n__build__ = {build!r}\n".encode()),
+        ("torch/new_only.py", b"NEW = 1\n"),
+    ]
+
+
+@dataclass
+class Env:
+    tmp: Path
+    python: str
+    prefix: Path
+    site: Path
+    env: dict[str, str]
+
+    def build(self) -> str:
+        ran = py(self.python, "import torch; print(torch.__version__, torch.__build__)")
+        return ran.stdout.strip() if ran.returncode == 0 else "IMPORT FAILED: " + ran.stderr
+
+    def install(self, srv: Server, *reqs: str, installer: str) -> Ran:
+        return wheelmagic(
+            "install",
+            *reqs,
+            "--yes",
+            "--index-url",
+            srv.url("simple/"),
+            "--platform",
+            str(snapshot("cpu")),
+            "--python",
+            self.python,
+            "--backend",
+            installer,
+            env=self.env,
+            timeout=300,
+        )
+
+
+@pytest.fixture(scope="module")
+def prepared(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A venv (no pip: pip and uv run from outside) with torch 2.14.1 (`null`) installed."""
+    base = tmp_path_factory.mktemp("hardening-venv")
+    build_wheel(base / "wheels", version="2.14.1", label="null")
+    build_index(base / "wheels", base / "www")
+    python = make_venv(base / "venv", with_pip=False)
+    with serve_directory(base / "www") as srv:
+        ran = wheelmagic(
+            "install",
+            "torch==2.14.1",
+            "--yes",
+            "--index-url",
+            srv.url("simple/"),
+            "--platform",
+            str(snapshot("cpu")),
+            "--python",
+            python,
+            env=clean_env(base / "cache"),
+        )
+    assert ran.returncode == 0, ran.output
+    return base / "venv"
+
+
+@pytest.fixture
+def venv(tmp_path: Path, prepared: Path) -> Env:
+    """A copy of the prepared venv (its `python` is a link to the base interpreter)."""
+    prefix = tmp_path / "venv"
+    shutil.copytree(prepared, prefix, symlinks=True)
+    site = next(prefix.glob("lib/python*/site-packages"))
+    home = tmp_path / "home"
+    (home / "tmp").mkdir(parents=True)
+    env = clean_env(
+        tmp_path / "cache",
+        {"HOME": str(home), "TMPDIR": str(home / "tmp"), "XDG_CACHE_HOME": str(home / ".cache")},
+    )
+    e = Env(tmp_path, str(prefix / "bin" / "python"), prefix, site, env)
+    assert e.build() == BASELINE
+    return e
+
+
+@contextlib.contextmanager
+def index_of(tmp: Path, *wheels: Path) -> Iterator[Server]:
+    """A loopback index serving the honest 2.14.1 and `wheels` (listed with their true hash)."""
+    wheel_dir = tmp / "index-wheels"
+    build_wheel(wheel_dir, version="2.14.1", label="null")
+    for w in wheels:
+        shutil.copyfile(w, wheel_dir / w.name)
+    build_index(wheel_dir, tmp / "www", link="copy")
+    with serve_directory(tmp / "www") as srv:
+        yield srv
+
+
+# ---------------------------------------------------------------------------------------------
+# 1. a RECORD that escapes the environment
+
+
+def escaping_wheel(tmp: Path, victim: Path, site: Path) -> Path:
+    """torch 2.15.0 whose dist-info says 2.15.1 (our post-install check fails) and whose RECORD
+    lists `victim` (outside the venv) by a `../..` path and by its absolute path."""
+    dist_info = "torch-2.15.1.dist-info"
+    rel = os.path.relpath(victim, site)
+    assert rel.startswith("../")
+    return hostile_wheel(
+        tmp / "hostile" / "torch-2.15.0-py3-none-any.whl",
+        [*dist_info_members(dist_info, "2.15.0"), *torch_members()],
+        dist_info=dist_info,
+        extra_rows=[_row(rel, victim.read_bytes()), _row(str(victim), victim.read_bytes())],
+    )
+
+
+@pytest.mark.parametrize("installer", INSTALLERS)
+def test_escaping_record_is_refused_and_nothing_outside_is_deleted(
+    venv: Env, installer: str
+) -> None:
+    """Before: pip installed it, the version check failed, and the rollback unlinked every
+    RECORD path: the user's thesis was deleted. Now staging refuses the wheel first."""
+    victim = venv.tmp / "home" / "u" / "thesis.tex"
+    victim.parent.mkdir(parents=True)
+    victim.write_text("four years of work\n")
+    wheel = escaping_wheel(venv.tmp, victim, venv.site)
+    before = tree(venv.prefix)
+    with index_of(venv.tmp, wheel) as srv:
+        ran = venv.install(srv, "torch==2.15.0", installer=installer)
+    assert victim.read_text() == "four years of work\n"
+    assert ran.returncode == 4, ran.output
+    assert "Traceback" not in ran.output
+    assert "point outside the environment" in ran.stderr, ran.stderr
+    assert wheel.name in ran.stderr
+    assert diff(before, tree(venv.prefix)) == []
+    assert venv.build() == BASELINE
+
+
+def test_rollback_never_deletes_what_an_installed_record_lists_outside(venv: Env) -> None:
+    """Our own guard behind the staging check: real pip installs the escaping wheel (it copies
+    the wheel's RECORD rows into the installed RECORD), then `Backup.restore()` runs as after
+    a failed install. It removes what the install created inside the venv, nothing else."""
+    from wheelmagic.install.backends import InstallRequest, PipBackend
+    from wheelmagic.install.lock import Backup, installed_dists
+
+    victim = venv.tmp / "home" / "u" / "thesis.tex"
+    victim.parent.mkdir(parents=True)
+    victim.write_text("four years of work\n")
+    wheel = escaping_wheel(venv.tmp, victim, venv.site)
+    before = tree(venv.prefix)
+    # no `wheels=`: the old distribution's own packages and the site-packages listing are
+    # watched anyway (and the call is the one the code before this fix had)
+    backup = Backup.take(["torch"], [str(venv.site)], str(venv.prefix), venv.tmp / "cache")
+    PipBackend().install(InstallRequest(python=venv.python, wheels=(wheel,)))
+    installed = (venv.site / "torch-2.15.1.dist-info" / "RECORD").read_text()
+    assert os.path.relpath(victim, venv.site) in installed  # pip kept the hostile rows
+    backup.restore()
+    backup.discard()
+    assert victim.read_text() == "four years of work\n"
+    assert backup.problems == []
+    assert diff(before, tree(venv.prefix)) == []
+    assert installed_dists([str(venv.site)])["torch"].version == "2.14.1"
+    assert venv.build() == BASELINE
+
+
+# ---------------------------------------------------------------------------------------------
+# 2. a read-only site-packages
+
+
+@contextlib.contextmanager
+def read_only(directory: Path) -> Iterator[str]:
+    """Make `directory` really read-only for this process; yields how.
+
+    As root, permission bits are ignored, so: a read-only bind mount of the directory over
+    itself (needs CAP_SYS_ADMIN), else the immutable attribute (`chattr +i`, needs a file
+    system that has it). As another user: `chmod a-w`. Skips when none of these is available.
+    """
+    if os.geteuid() != 0:
+        mode = directory.stat().st_mode
+        directory.chmod(0o555)
+        try:
+            yield "chmod 0555 (not root)"
+        finally:
+            directory.chmod(mode)
+        return
+    d = str(directory)
+    mounted = subprocess.run(["mount", "--bind", d, d], capture_output=True).returncode == 0
+    if mounted:
+        ro = subprocess.run(["mount", "-o", "remount,bind,ro", d], capture_output=True)
+        if ro.returncode == 0:
+            try:
+                yield "read-only bind mount"
+            finally:
+                subprocess.run(["umount", d], check=True)
+            return
+        subprocess.run(["umount", d], check=True)
+    if shutil.which("chattr") and subprocess.run(["chattr", "+i", d]).returncode == 0:
+        try:
+            yield "chattr +i"
+        finally:
+            subprocess.run(["chattr", "-i", d], check=True)
+        return
+    pytest.skip("root, and neither a read-only bind mount nor chattr +i is available here")
+
+
+@pytest.mark.parametrize("installer", INSTALLERS)
+def test_read_only_site_packages_is_refused_cleanly(venv: Env, installer: str) -> None:
+    """Before: the installer failed, the rollback raised from its own writes (a traceback,
+    exit 1) and `.wheelmagic-backup/` stayed in the prefix."""
+    honest = build_wheel(venv.tmp / "next", version="2.15.0", label="null")
+    before = tree(venv.prefix)
+    with index_of(venv.tmp, honest) as srv, read_only(venv.site) as how:
+        ran = venv.install(srv, "torch==2.15.0", installer=installer)
+    assert ran.returncode == 4, f"{how}\n{ran.output}"
+    assert "Traceback" not in ran.output
+    assert "site-packages is read-only (" in ran.stderr, ran.stderr
+    assert str(venv.site) in ran.stderr  # which directory, with the system's own reason
+    assert any(r in ran.stderr for r in ("Read-only file system", "not permitted", "denied"))
+    assert "install into a writable environment or pass --python" in ran.stderr
+    assert not (venv.prefix / ".wheelmagic-backup").exists()
+    assert not list((venv.tmp / "cache" / "wheelmagic").glob("backup/*"))
+    assert diff(before, tree(venv.prefix)) == [], how
+    assert venv.build() == BASELINE
+
+
+# ---------------------------------------------------------------------------------------------
+# 3. an install that fails part-way is undone file for file
+
+
+@pytest.mark.parametrize("installer", INSTALLERS)
+def test_partial_install_is_undone_file_for_file(venv: Env, installer: str) -> None:
+    """The installer writes the new dist-info, part of torch and a new top-level package, then
+    fails on a member whose directory is a file already (`blocker`, a stray file of the user).
+
+    A hostile `.data/data/../..` member fails pip the same way, part-way, but staging now
+    refuses such a wheel before any installer runs (test above), so a collision stands in.
+    Before: the new `torch-2.15.0.dist-info` stayed next to the old one (the next install
+    failed with "another tool may have changed the environment") and `torch_extra/` stayed.
+    """
+    (venv.site / "blocker").write_text("a user's stray file\n")
+    dist_info = "torch-2.15.0.dist-info"
+    wheel = hostile_wheel(
+        venv.tmp / "hostile" / "torch-2.15.0-py3-none-any.whl",
+        [
+            *dist_info_members(dist_info, "2.15.0"),
+            *torch_members(),
+            ("torch_extra/__init__.py", b""),
+            ("blocker/boom.py", b""),
+            ("torch/zzz_after.py", b""),
+        ],
+        dist_info=dist_info,
+    )
+    before = tree(venv.prefix)
+    with index_of(venv.tmp, wheel) as srv:
+        ran = venv.install(srv, "torch==2.15.0", installer=installer)
+        assert ran.returncode == 4, ran.output
+        assert "Traceback" not in ran.output
+        assert diff(before, tree(venv.prefix)) == []
+        assert venv.build() == BASELINE
+        # and the environment is usable: the honest 2.14.1 is found installed as before
+        again = venv.install(srv, "torch==2.14.1", installer=installer)
+    assert again.returncode == 0, again.output
+    assert "already installed" in again.output
