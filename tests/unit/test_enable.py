@@ -59,7 +59,12 @@ def test_enable_disable_cli_idempotent(tmp_path: Path, capsys: pytest.CaptureFix
     assert "enabled: every IPython and Jupyter kernel" in capsys.readouterr().out
     assert main(["enable", "--sys-prefix", "--prefix", str(tmp_path)]) == 0
     assert "already enabled" in capsys.readouterr().out
-    target.write_text(cmd.STARTUP_FILE + "# old version\n")
+    # an older wheelmagic's file, as that version recorded it: ours, so it is updated
+    old = cmd.STARTUP_FILE + "# old version\n"
+    target.write_text(old)
+    record = cmd.Record.read(target.parent)
+    assert record is not None
+    cmd.Record(record.path, cmd._sha256(old.encode()), record.created_dirs).write(target.parent)
     assert main(["enable", "--prefix", str(tmp_path)]) == 0
     assert "updated" in capsys.readouterr().out and target.read_text() == cmd.STARTUP_FILE
     assert main(["disable", "--prefix", str(tmp_path)]) == 0
