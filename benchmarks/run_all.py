@@ -256,6 +256,59 @@ def parse_load_ext(out: str) -> list[Row]:
     ]
 
 
+def parse_fastpath(out: str) -> list[Row]:
+    data = json.loads(out[out.index("{") :])
+    p, h = data["preinstall"], data["hook_check"]
+
+    def spread(s: dict[str, float]) -> str:
+        return f"{s['min']:.1f}-{s['max']:.1f} ms"
+
+    rows = [
+        Row(
+            "no-op `preinstall torch` (remembered verdict) vs `uv pip install --offline torch`",
+            _f(p["remembered"]["median"], "ms"),
+            _f(p["uv"]["median"], "ms"),
+            _ratio(p["remembered"]["median"], p["uv"]["median"]),
+            spread(p["remembered"]),
+        ),
+        Row(
+            "no-op `preinstall torch` (remembered verdict) vs `python -c pass`",
+            _f(p["remembered"]["median"], "ms"),
+            _f(p["python"]["median"], "ms"),
+            _ratio(p["remembered"]["median"], p["python"]["median"]),
+            f"python: {spread(p['python'])}",
+        ),
+        Row(
+            "no-op `preinstall torch`, full check (record deleted) vs `uv pip install --offline`",
+            _f(p["full"]["median"], "ms"),
+            _f(p["uv"]["median"], "ms"),
+            _ratio(p["full"]["median"], p["uv"]["median"]),
+            spread(p["full"]),
+        ),
+        Row(
+            "the hook's check inside `import torch`: remembered verdict vs full doctor",
+            _f(h["remembered"]["median"], "ms", 2),
+            _f(h["full"]["median"], "ms"),
+            f"{h['ratio']:.3f}",
+            spread(h["remembered"]),
+        ),
+    ]
+    for what, it in data.get("importtime", {}).items():
+        if what == "python -c pass":
+            continue
+        base = data["importtime"]["python -c pass"]
+        rows.append(
+            Row(
+                f"`-X importtime`: {what} (all modules, self time summed)",
+                f"{it['all_modules_us'] / 1000:.1f} ms, {it['modules']} modules",
+                f"{base['all_modules_us'] / 1000:.1f} ms, {base['modules']} modules "
+                "(`python -c pass`)",
+                _ratio(it["all_modules_us"], base["all_modules_us"]),
+            )
+        )
+    return rows
+
+
 def _need_real_wheels() -> str | None:
     if TORCH_CPU.exists() and TORCH_CUDA.exists():
         return None
@@ -273,6 +326,7 @@ BENCHES = [
     Bench("detect", ["-n", "7"], [], parse_detect, 600),
     Bench("load_ext", ["--runs", "5", "--json"], ["--json"], parse_load_ext, 900),
     Bench("hook", ["--runs", "5", "--json"], ["--json"], parse_hook, 1800),
+    Bench("fastpath", ["--runs", "7", "--json"], ["--json"], parse_fastpath, 900),
     # a real wheel: `pip download` reads the wheel's METADATA, so a random file fails there
     Bench(
         "download",

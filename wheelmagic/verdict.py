@@ -139,14 +139,19 @@ def _interpreter(path: str) -> Fingerprint:
 def _packages(search_path: Sequence[str], names: Iterable[str]) -> Fingerprint:
     wanted = {_normal(n) for n in names}
     out: Fingerprint = ["packages", sorted(wanted)]
+    # a cheap first cut over big site-packages listings: the names as dist-info dirs spell them
+    prefixes = tuple({p for n in wanted for p in (f"{n}-", f"{n.replace('-', '_')}-")})
     for entry in search_path:
         path = entry or "."
-        listing = _listdir(path)
-        if listing is None:
+        try:
+            listing = os.listdir(path)
+        except OSError:
             out.append([entry, None])
             continue
         found: list[object] = []
-        for item in listing:
+        for item in sorted(
+            i for i in listing if i.endswith(".pth") or i.lower().startswith(prefixes)
+        ):
             if item.endswith(".pth"):
                 found.append([item, _stat(os.path.join(path, item))])
                 continue
