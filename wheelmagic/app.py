@@ -287,6 +287,19 @@ class Session:
         return result
 
 
+#: Top-level modules that start-up hooks import into every process and that the user's code
+#: does not use: a new copy on disk changes nothing this process runs, so replacing their
+#: distribution (torch depends on setuptools; pip and wheel come with every venv) needs no
+#: restart. A user who imported `setuptools`, `pkg_resources` or `pip._internal` themselves
+#: still gets one through those names (only these exact top-level names are exempt).
+STARTUP_ONLY_MODULES: dict[str, str] = {
+    "_distutils_hack": "setuptools' distutils-precedence.pth imports it at every start; it "
+    "only redirects a later `import distutils` to setuptools' copy",
+    "pip": "loaded only by tools that drive pip in-process; installers run pip as a new process",
+    "wheel": "a build tool (bdist_wheel); loaded by builds, not by the code a notebook runs",
+}
+
+
 def restart_needed(changes: Iterable[Change], loaded: Collection[str]) -> dict[str, list[str]]:
     """For each changed distribution, its top-level modules already imported in this process.
 
@@ -294,9 +307,10 @@ def restart_needed(changes: Iterable[Change], loaded: Collection[str]) -> dict[s
     could be re-run, but a C extension is never loaded twice from one path, and mixing the
     old loaded libraries with new files would be worse than a restart. `loaded` is a
     `sys.modules` (or its keys); a top-level name is enough, because importing ``a.b`` always
-    imports ``a`` first. The one place this decision is made (magics, hook and CLI ask here).
+    imports ``a`` first. `STARTUP_ONLY_MODULES` never count. The one place this decision is
+    made (magics, hook and CLI ask here).
     """
-    tops = {name.partition(".")[0] for name in loaded}
+    tops = {name.partition(".")[0] for name in loaded} - set(STARTUP_ONLY_MODULES)
     out: dict[str, list[str]] = {}
     for change in changes:
         modules = change.modules or (change.name.replace("-", "_").lower(),)
