@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import hashlib
+import json
 import os
 import shutil
 import subprocess
@@ -351,3 +352,51 @@ def test_partial_install_is_undone_file_for_file(venv: Env, installer: str) -> N
         again = venv.install(srv, "torch==2.14.1", installer=installer)
     assert again.returncode == 0, again.output
     assert "already installed" in again.output
+
+
+# ---------------------------------------------------------------------------------------------
+# 5. a remote index cannot make wheelmagic read the user's own files
+
+
+def test_remote_index_linking_a_local_file_installs_nothing(venv: Env) -> None:
+    """The PEP 691 page lists torch 2.15.0 at `file:///.../planted.whl`, a hash-valid wheel on
+    the user's disk. Before: it was copied and installed. Now the link is dropped (with a note)
+    and nothing fits `torch==2.15.0`; the fetcher refuses such a link too."""
+    planted = build_wheel(venv.tmp / "planted", version="2.15.0", build="planted")
+    listed = build_wheel(venv.tmp / "listed", version="2.15.0")
+    with index_of(venv.tmp, listed) as srv:
+        json_page = venv.tmp / "www" / "simple" / "torch" / "index.json"
+        doc = json.loads(json_page.read_text())
+        for item in doc["files"]:
+            if item["filename"] == listed.name:
+                item["url"] = planted.as_uri()
+                item["hashes"] = {"sha256": hashlib.sha256(planted.read_bytes()).hexdigest()}
+                item["size"] = planted.stat().st_size
+        json_page.write_text(json.dumps(doc))
+        before = tree(venv.prefix)
+        ran = venv.install(srv, "torch==2.15.0", installer="uv")
+    assert ran.returncode == 4, ran.output
+    assert "Traceback" not in ran.output
+    assert diff(before, tree(venv.prefix)) == []
+    assert venv.build() == BASELINE
+
+
+# ---------------------------------------------------------------------------------------------
+# 6. a hostile Requires-Dist gives a clear error
+
+
+@pytest.mark.parametrize("shape", ["parens", "chain"])
+def test_hostile_requires_dist_is_a_clear_error(venv: Env, shape: str) -> None:
+    """Before: RecursionError while staging folded the variant markers (traceback, exit 1)."""
+    label = "variant_label == 'null'"
+    marker = "(" * 2000 + label + ")" * 2000 if shape == "parens" else " and ".join([label] * 5000)
+    wheel = build_wheel(
+        venv.tmp / "hostile", version="2.15.0", label="null", requires=[f"filelock; {marker}"]
+    )
+    before = tree(venv.prefix)
+    with index_of(venv.tmp, wheel) as srv:
+        ran = venv.install(srv, "torch==2.15.0", installer="uv")
+    assert ran.returncode == 4, ran.output
+    assert "Traceback" not in ran.output and "RecursionError" not in ran.output
+    assert "allowed" in ran.stderr and wheel.name in ran.stderr, ran.stderr
+    assert diff(before, tree(venv.prefix)) == []

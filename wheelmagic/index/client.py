@@ -15,6 +15,7 @@ import json
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
+from email.parser import HeaderParser
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +46,7 @@ from wheelmagic.variants.selection import Candidate
 MAX_PAGE_BYTES = 64 * 1024 * 1024
 MAX_VARIANTS_JSON_BYTES = 5 * 1024 * 1024
 MAX_JSON_DEPTH = 32
+MAX_METADATA_BYTES = 4 * 1024 * 1024
 
 
 @dataclass
@@ -98,6 +100,8 @@ class IndexClient:
             cache=cache,
         )
         self.max_workers = max_workers
+        #: PEP 658 metadata URL -> Requires-Dist, read once per session
+        self._requires: dict[str, tuple[str, ...]] = {}
 
     def __enter__(self) -> IndexClient:
         return self
@@ -214,6 +218,37 @@ class IndexClient:
             size=f.size,
             metadata_url=f.metadata_url,
         )
+
+    # -- dependencies (PEP 658 metadata) ---------------------------------------------------
+
+    def requires_dist(self, cand: Candidate) -> tuple[str, ...] | None:
+        """A candidate's `Requires-Dist`, from the index's PEP 658 metadata; None if not offered.
+
+        Used by the resolver (`wheelmagic.install.resolve`) to follow variant-enabled
+        dependencies. Raises IndexError_ naming the file when the metadata cannot be read.
+        """
+        if cand.requires_dist is not None:
+            return cand.requires_dist
+        if cand.metadata_url is None:
+            return None
+        known = self._requires.get(cand.metadata_url)
+        if known is not None:
+            return known
+        fetched = self.http.get(
+            cand.metadata_url, accept="*/*", max_bytes=MAX_METADATA_BYTES, what="metadata"
+        )
+        if fetched.status != 200:
+            raise IndexError_(
+                f"the metadata of {cand.filename} ({redact(cand.metadata_url)}) answered "
+                f"HTTP {fetched.status}",
+                hint="the index links PEP 658 metadata it does not serve; report it to the index",
+            )
+        headers = HeaderParser().parsestr(
+            fetched.body.decode("utf-8", errors="replace"), headersonly=True
+        )
+        lines = tuple(str(v).strip() for v in headers.get_all("Requires-Dist") or ())
+        self._requires[cand.metadata_url] = lines
+        return lines
 
     # -- variants.json ----------------------------------------------------------------------
 

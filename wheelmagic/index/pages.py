@@ -12,9 +12,9 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from html.parser import HTMLParser
-from urllib.parse import urldefrag, urljoin
+from urllib.parse import urldefrag, urljoin, urlsplit
 
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
@@ -213,8 +213,35 @@ def parse_project_page(body: bytes, content_type: str, base_url: str) -> Page:
         and ctype.endswith("+json")
         or (ctype == "application/json")
     ):
-        return parse_json_page(body, base_url)
-    return parse_html_page(body, base_url)
+        page = parse_json_page(body, base_url)
+    else:
+        page = parse_html_page(body, base_url)
+    kept = [f for f in page.files if link_allowed(base_url, f.url)]
+    page.notes.extend(
+        f"ignored a link to {redact(f.url)}: a page from {urlsplit(base_url).scheme}:// may "
+        "only link to http(s) files"
+        for f in page.files
+        if f not in kept
+    )
+    page.files = [
+        f
+        if f.metadata_url is None or link_allowed(base_url, f.metadata_url)
+        else replace(f, metadata_url=None)
+        for f in kept
+    ]
+    return page
+
+
+def link_allowed(page_url: str, link: str) -> bool:
+    """A remote page links only to http(s); `file:` links only from a `file:` index the user named.
+
+    Without this a PEP 691 `url: file:///home/u/...` on a remote index would make wheelmagic
+    read (and install) a file from the user's own disk.
+    """
+    page, target = urlsplit(page_url).scheme.lower(), urlsplit(link).scheme.lower()
+    if target in ("http", "https"):
+        return True
+    return target == "file" and page == "file"
 
 
 def variants_json_version(filename: str, project: str) -> Version | None:

@@ -137,7 +137,14 @@ class Fetcher:
                     return FetchResult(hit, sha256, True)
             part = self.cache.part_path(key)
             if urlsplit(url).scheme == "file":
-                actual = self._copy_local(url, part, name, what)
+                if index_url and urlsplit(index_url).scheme.lower() in ("http", "https"):
+                    raise DownloadError(
+                        f"{what}: refusing {redact(url)}: the index {redact(index_url)} links "
+                        "a file on this machine; local files are read only from a file:// "
+                        "index or --find-links directory you name",
+                        hint="the index is hostile or broken; nothing was installed",
+                    )
+                actual = self._copy_local(url, part, name, what, size)
             else:
                 check_transport(url, self.trusted_hosts, what="download")
                 actual = self._download(url, part, name, size, what, index_url)
@@ -169,20 +176,39 @@ class Fetcher:
             t = Throttle(self.progress, name, n, start_bytes=n)
             t.finish()
 
-    def _copy_local(self, url: str, part: Path, name: str, what: str) -> str:
+    def _copy_local(
+        self, url: str, part: Path, name: str, what: str, size: int | None = None
+    ) -> str:
+        """Copy a local file, reading at most the listed size (else its own size) + 1 byte.
+
+        `/proc/self/pagemap` and friends report size 0 and read forever: the cap stops them.
+        """
         src = file_url_path(url)
         if not src.is_file():
             raise DownloadError(
                 f"{what}: {src} does not exist",
                 hint="check the file:// index or --find-links directory",
             )
+        limit = size if size is not None else src.stat().st_size
         h = hashlib.sha256()
-        throttle = Throttle(self.progress, name, src.stat().st_size)
+        throttle = Throttle(self.progress, name, limit)
+        copied = 0
         with open(src, "rb") as fi, open(part, "wb") as fo:
-            while block := fi.read(CHUNK):
+            while copied <= limit and (block := fi.read(min(CHUNK, limit + 1 - copied))):
+                copied += len(block)
+                if copied > limit:
+                    break
                 h.update(block)
                 fo.write(block)
                 throttle.update(len(block))
+        if copied > limit:
+            part.unlink(missing_ok=True)
+            raise DownloadError(
+                f"{what}: {src} is larger than the {limit} bytes listed for it; refusing to "
+                "read more",
+                hint="the index lists a wrong size, or the file is not a wheel; nothing was "
+                "installed",
+            )
         throttle.finish()
         return h.hexdigest()
 

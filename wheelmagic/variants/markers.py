@@ -74,7 +74,54 @@ class MarkerSyntaxError(ValueError):
     pass
 
 
+#: A Requires-Dist line longer than this is refused (real ones are under 300 characters).
+MAX_REQUIREMENT_LENGTH = 8192
+#: Parentheses nested deeper than this are refused (the parsers here and in `packaging`
+#: recurse per level: 2,000 levels raised RecursionError).
+MAX_MARKER_DEPTH = 32
+#: `and` / `or` per marker (a 5,000-long chain overflowed the stack when simplified).
+MAX_MARKER_CLAUSES = 256
+_BOOL_WORD = re.compile(r"\b(?:and|or)\b")
+
+
+def check_marker_size(text: str) -> None:
+    """Refuse a requirement or marker too long, too deeply nested or with too many clauses.
+
+    Cheap (one scan), applied to every Requires-Dist line before anything parses it, so a
+    hostile METADATA gives a clear error instead of a `RecursionError` traceback.
+    """
+    if len(text) > MAX_REQUIREMENT_LENGTH:
+        raise MarkerSyntaxError(
+            f"a requirement of {len(text):,} characters is longer than the "
+            f"{MAX_REQUIREMENT_LENGTH:,} allowed: {text[:60]!r}..."
+        )
+    depth = deepest = 0
+    quote = ""
+    for ch in text:
+        if quote:
+            quote = "" if ch == quote else quote
+        elif ch in "'\"":
+            quote = ch
+        elif ch == "(":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif ch == ")":
+            depth -= 1
+    if deepest > MAX_MARKER_DEPTH:
+        raise MarkerSyntaxError(
+            f"a requirement nests parentheses {deepest} deep, more than the "
+            f"{MAX_MARKER_DEPTH} allowed: {text[:60]!r}..."
+        )
+    clauses = len(_BOOL_WORD.findall(text))
+    if clauses > MAX_MARKER_CLAUSES:
+        raise MarkerSyntaxError(
+            f"a requirement chains {clauses:,} 'and'/'or' clauses, more than the "
+            f"{MAX_MARKER_CLAUSES} allowed: {text[:60]!r}..."
+        )
+
+
 def _tokenize(text: str) -> list[tuple[str, str]]:
+    check_marker_size(text)
     tokens: list[tuple[str, str]] = []
     pos = 0
     text = text.rstrip()
@@ -227,9 +274,12 @@ def rewrite_requires_dist(lines: Sequence[str], env: VariantEnvironment) -> list
     Lines whose variant condition is false are dropped (they can never apply to this installed
     wheel); the rest keep their other markers (`platform_system`, `extra`, ...), so pip still
     evaluates those for the target interpreter. Each result parses with `packaging`.
+    Raises `MarkerSyntaxError` (a `ValueError`) for a line over the caps of
+    `check_marker_size`, variant markers or not.
     """
     out: list[str] = []
     for line in lines:
+        check_marker_size(line)
         if not has_variant_markers(line):
             out.append(line)
             continue

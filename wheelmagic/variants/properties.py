@@ -6,9 +6,11 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-NAME_RE = re.compile(r"^[a-z0-9_]+$")
-VALUE_RE = re.compile(r"^[a-z0-9_.]+$")
-LABEL_RE = re.compile(r"^[0-9a-z_.]+$")
+#: `\A...\Z`, not `^...$` (`$` also matches before a final newline: `null\n` passed), and
+#: the checks below use `fullmatch`; `variants.filename` uses `LABEL_RE.match`, safe with `\Z`.
+NAME_RE = re.compile(r"\A[a-z0-9_]+\Z")
+VALUE_RE = re.compile(r"\A[a-z0-9_.]+\Z")
+LABEL_RE = re.compile(r"\A[0-9a-z_.]+\Z")
 NULL_LABEL = "null"
 #: Reserved namespace: `abi_dependency :: torch :: 2.9` means torch 2.9.* must be co-installed.
 ABI_DEPENDENCY = "abi_dependency"
@@ -39,19 +41,19 @@ class VariantProperty:
 
 
 def check_name(name: object, what: str) -> str:
-    if not isinstance(name, str) or not NAME_RE.match(name):
+    if not isinstance(name, str) or not NAME_RE.fullmatch(name):
         raise ValueError(f"invalid variant {what} {name!r}: must match {NAME_RE.pattern}")
     return name
 
 
 def check_value(value: object) -> str:
-    if not isinstance(value, str) or not VALUE_RE.match(value):
+    if not isinstance(value, str) or not VALUE_RE.fullmatch(value):
         raise ValueError(f"invalid variant value {value!r}: must match {VALUE_RE.pattern}")
     return value
 
 
 def check_label(label: object) -> str:
-    if not isinstance(label, str) or not LABEL_RE.match(label):
+    if not isinstance(label, str) or not LABEL_RE.fullmatch(label):
         raise ValueError(f"invalid variant label {label!r}: must match {LABEL_RE.pattern}")
     return label
 
