@@ -236,10 +236,12 @@ class Session:
 
     def _plan(self, requirements: Sequence[str], variant: str | None, reinstall: bool) -> Plan:
         from wheelmagic.install.plan import make_plan, parse_requirements
-        from wheelmagic.installed import plan_installed, read_installed
+        from wheelmagic.installed import DEFAULT_PACKAGES, plan_installed, read_installed
         from wheelmagic.pytorch.companions import PYTORCH_COMPANIONS
 
         names = [r.name for r in parse_requirements(requirements)]
+        # the torch family too: a package built against torch must match the installed one
+        names += [n for n in DEFAULT_PACKAGES if n not in names]
         installed = plan_installed(read_installed(self.interpreter, names))
         return make_plan(
             list(requirements),

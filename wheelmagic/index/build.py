@@ -3,6 +3,7 @@
 Layout (any static file server can host it; our client and pip read it):
 
     OUT_DIR/files/<wheel>                          copied, hard-linked, or symlinked (--link)
+    OUT_DIR/files/<wheel>.metadata                 its METADATA (PEP 658, linked from the pages)
     OUT_DIR/files/<name>-<version>-variants.json   merged from the wheels' variant.json
     OUT_DIR/simple/index.html, index.json          the project list (PEP 503 / PEP 691)
     OUT_DIR/simple/<project>/index.html            PEP 503 page: `../../files/...#sha256=`,
@@ -57,6 +58,8 @@ class WheelInfo:
     requires_python: str | None
     #: the wheel's own `*.dist-info/variant.json`, parsed (None for a non-variant wheel)
     variant: VariantsMetadata | None
+    #: the wheel's METADATA, served beside it as `<wheel>.metadata` (PEP 658)
+    metadata: bytes = b""
 
 
 def read_wheel(path: Path) -> WheelInfo:
@@ -105,7 +108,13 @@ def read_wheel(path: Path) -> WheelInfo:
     elif variant is not None:
         variant = None  # a variant.json in a non-variant wheel says nothing about selection
     return WheelInfo(
-        path, wheel, sha256_file(path), path.stat().st_size, rp.strip() if rp else None, variant
+        path,
+        wheel,
+        sha256_file(path),
+        path.stat().st_size,
+        rp.strip() if rp else None,
+        variant,
+        meta_text.encode("utf-8"),
     )
 
 
@@ -169,12 +178,14 @@ def build_index(wheel_dir: Path | str, out_dir: Path | str, *, link: str = "auto
         versions: dict[Version, list[VariantsMetadata]] = {}
         for info in items:
             _place(info.path, files_dir / info.path.name, link)
+            _write(files_dir / f"{info.path.name}.metadata", info.metadata)
             entries.append(
                 {
                     "filename": info.path.name,
                     "sha256": info.sha256,
                     "size": info.size,
                     "requires_python": info.requires_python,
+                    "metadata_sha256": hashlib.sha256(info.metadata).hexdigest(),
                 }
             )
             if info.variant is not None:
@@ -206,6 +217,9 @@ def _write_project(page_dir: Path, project: str, entries: list[dict[str, Any]]) 
         href = f"../../files/{e['filename']}"
         rp = e["requires_python"]
         rp_attr = f' data-requires-python="{html.escape(rp, quote=True)}"' if rp else ""
+        md = e.get("metadata_sha256")
+        if md:
+            rp_attr += f' data-core-metadata="sha256={md}" data-dist-info-metadata="sha256={md}"'
         links.append(
             f'    <a href="{html.escape(href)}#sha256={e["sha256"]}"{rp_attr}>'
             f"{html.escape(e['filename'])}</a><br/>"
@@ -218,6 +232,9 @@ def _write_project(page_dir: Path, project: str, entries: list[dict[str, Any]]) 
         }
         if rp:
             item["requires-python"] = rp
+        if md:
+            item["core-metadata"] = {"sha256": md}
+            item["dist-info-metadata"] = {"sha256": md}
         files.append(item)
     page = (
         f'<!DOCTYPE html>\n<html>\n  <head><meta name="pypi:repository-version" '

@@ -18,6 +18,7 @@ from packaging.version import Version
 
 from wheelmagic.errors import SelectionError, WheelmagicError
 from wheelmagic.index.urls import redact
+from wheelmagic.install.resolve import pep825_rank, resolve
 from wheelmagic.install.accelerator import UnusedAccelerator, unused_accelerator
 from wheelmagic.variants.markers import VariantEnvironment
 from wheelmagic.variants.metadata import VariantsMetadata
@@ -29,12 +30,11 @@ from wheelmagic.variants.selection import (
     JointSelection,
     Ranked,
     Target,
-    select_together,
     variant_name,
 )
 
 if TYPE_CHECKING:
-    from wheelmagic.index.client import IndexClient
+    from wheelmagic.index.client import IndexClient, ProjectFiles
     from wheelmagic.interpreter import Interpreter
     from wheelmagic.platform import Platform
 
@@ -170,8 +170,9 @@ def make_plan(
     variants: dict[str, Mapping[Version, VariantsMetadata]] = {}
     reasons: list[str] = []
     warnings: list[str] = []
+    read: dict[str, ProjectFiles] = {}
     for name in names:
-        files = source.project(name)
+        files = read[name] = source.project(name)
         candidates[name] = files.candidates
         variants[name] = files.variants
         errors = list(files.errors)
@@ -182,20 +183,26 @@ def make_plan(
         python_version=interpreter.python_version,
         marker_env=interpreter.marker_env,
     )
-    abi = {n: v for n, (v, _) in installed.items() if n not in names}
-    joint = select_together(
+    # Every variant-enabled package of the request's closure, chosen together (issue 16).
+    resolution = resolve(
         reqs,
-        candidates,
+        source=source,
         target=target,
         supported=sup,
-        variants=variants,
+        companions=companions,
+        installed=installed,
         prereleases=prereleases,
         variant_label=variant_label,
-        installed=abi,
-        companions=companions,
+        rank=pep825_rank(target, sup, companions, prereleases),
+        known=read,
     )
+    joint = resolution.joint()
+    variants.update(resolution.variants)
+    warnings.extend(resolution.warnings)
+    abi = resolution.abi_versions({n: v for n, (v, _) in installed.items()})
     explanation = [line for sel in joint.selections.values() for line in sel.explain()]
     explanation.extend(joint.notes)
+    explanation.extend(resolution.explanation)
     if not joint.ok:
         message = _failure_message(joint, platform)
         if warnings:
@@ -210,7 +217,7 @@ def make_plan(
     reasons.extend(joint.notes)
     packages: list[PlannedFile] = []
     satisfied: list[PlannedFile] = []
-    for name in names:
+    for name in joint.chosen:
         chosen = joint.chosen[name]
         meta = variants[name].get(chosen.version)
         planned = _planned(name, chosen, meta, sup, target, abi)

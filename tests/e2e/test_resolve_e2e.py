@@ -1,0 +1,47 @@
+"""Issue 16 end to end: `wheelmagic install flash-attn vllm` from a loopback index of small
+real variant wheels (built by `wheelmagic index build`) into a throwaway venv, through pip and
+uv; then `pip check` is clean and `wheelmagic doctor` says the installed torch fits."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from support.e2e import clean_env, make_venv, pip_check, py, snapshot, wheelmagic
+from support.server import serve_directory
+from support.variant_sets import build_set
+
+from wheelmagic.install.backends import find_uv
+
+pytestmark = pytest.mark.e2e
+
+BACKENDS = ["pip"] + (["uv"] if find_uv() else [])
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_install_a_consistent_set_then_pip_check_and_doctor(tmp_path: Path, backend: str) -> None:
+    index = build_set(tmp_path / "set")
+    python = make_venv(tmp_path / "venv")
+    env = clean_env(tmp_path / "cache")
+    h100 = str(snapshot("h100"))
+    with serve_directory(index) as srv:
+        ran = wheelmagic(
+            "install", "flash-attn", "vllm", "--yes", "--backend", backend,
+            "--index-url", srv.url("simple/"), "--torch-backend", "none",
+            "--platform", h100, "--python", python, env=env,
+        )  # fmt: skip
+        assert ran.returncode == 0, ran.output
+    builds = py(
+        python,
+        "import torch, flash_attn, vllm; "
+        "print(torch.__build__, torch.__version__, flash_attn.__build__, vllm.__build__)",
+        env,
+    )
+    assert builds.stdout.split() == ["cuda12.8", "2.8.0+cu128", "torch28_cu12", "torch28_cu12"], (
+        builds.output
+    )
+    check = pip_check(python, env)
+    assert check.returncode == 0, check.output
+    doctor = wheelmagic("doctor", "--platform", h100, "--python", python, env=env)
+    assert doctor.returncode == 0, doctor.output
+    assert "fits" in doctor.output, doctor.output
