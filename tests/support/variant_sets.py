@@ -23,7 +23,6 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from support.wheels import PROVIDERS, SCHEMA, build_plain_wheel, build_wheel, write_wheel
-
 from wheelmagic.index.build import build_index
 
 Props = Mapping[str, Mapping[str, Sequence[str]]]
@@ -71,9 +70,9 @@ def build_variant_wheel(
         f"{dist}/__init__.py": f"__build__ = {label!r}\n".encode(),
         f"{di}/METADATA": ("\n".join(meta) + "\n\n").encode(),
         f"{di}/WHEEL": (
-            "Wheel-Version: 1.0\nGenerator: wheelmagic-tests\nRoot-Is-Purelib: true\n"
-            "Tag: py3-none-any\n"
-        ).encode(),
+            b"Wheel-Version: 1.0\nGenerator: wheelmagic-tests\nRoot-Is-Purelib: true\n"
+            b"Tag: py3-none-any\n"
+        ),
         f"{di}/top_level.txt": f"{dist}\n".encode(),
         f"{di}/variant.json": json.dumps(abi_variant_json(label, props), indent=1).encode(),
     }
