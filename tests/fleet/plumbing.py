@@ -144,7 +144,9 @@ def fleet_venv(base: Path) -> FleetVenv:
     )
     for name, imp in SCRIPTS.items():
         script = prefix / "bin" / name
-        script.write_text(f"#!{python}\nimport sys\n{imp}\nsys.exit(main())\n")
+        script.write_text(
+            f"#!{python}\nimport sys\n{imp}\nif __name__ == '__main__':\n    sys.exit(main())\n"
+        )
         script.chmod(0o755)
     return FleetVenv(prefix, python)
 
