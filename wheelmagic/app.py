@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import TYPE_CHECKING
 
-from wheelmagic.options import Options
+from wheelmagic.options import ENV_PREFER, Options, Prefer
 
 if TYPE_CHECKING:
     from wheelmagic.index import IndexClient
@@ -104,6 +104,13 @@ class Session:
 
             self._interpreter = inspect_interpreter(self.options.python)
         return self._interpreter
+
+    @property
+    def prefer(self) -> Prefer:
+        """`--prefer` > `WHEELMAGIC_PREFER` > "fit" (an unknown value in the environment: "fit")."""
+        if self.options.prefer is not None:
+            return self.options.prefer
+        return "newest" if self._environ.get(ENV_PREFER, "").strip() == "newest" else "fit"
 
     @property
     def supported(self) -> SupportedProperties:
@@ -238,6 +245,7 @@ class Session:
         from wheelmagic.install.plan import make_plan, parse_requirements
         from wheelmagic.installed import DEFAULT_PACKAGES, plan_installed, read_installed
         from wheelmagic.pytorch.companions import PYTORCH_COMPANIONS
+        from wheelmagic.pytorch.fit import fit_policy
 
         names = [r.name for r in parse_requirements(requirements)]
         # the torch family too: a package built against torch must match the installed one
@@ -254,6 +262,8 @@ class Session:
             prereleases=True if self.options.pre else None,
             installed=installed,
             reinstall=reinstall,
+            fit=fit_policy(self.platform),
+            prefer_newest=self.prefer == "newest",
         )
 
     def install(

@@ -14,6 +14,11 @@ from typing import Literal
 
 Installer = Literal["auto", "pip", "uv"]
 INSTALLERS: tuple[Installer, ...] = ("auto", "pip", "uv")
+#: `fit`: the build that uses this machine best, then the newest release at that level;
+#: `newest`: the newest release first, then its best build (WHEELMAGIC_PREFER does the same)
+Prefer = Literal["fit", "newest"]
+PREFERS: tuple[Prefer, ...] = ("fit", "newest")
+ENV_PREFER = "WHEELMAGIC_PREFER"
 
 
 @dataclass(frozen=True)
@@ -37,6 +42,8 @@ class Options:
     reinstall: bool = False
     dry_run: bool = False
     explain: bool = False
+    #: None: WHEELMAGIC_PREFER, else "fit"
+    prefer: Prefer | None = None
 
 
 # -- the option table shared by `wheelmagic install|preinstall` and `%variant_install` ---------
@@ -105,6 +112,13 @@ def add_install_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--pre", action="store_true", help="consider pre-releases")
     p.add_argument(
+        "--prefer",
+        choices=PREFERS,
+        default=None,
+        help="fit (default): the build that uses this machine's GPUs best, then the newest "
+        "release with it; newest: the newest release first (WHEELMAGIC_PREFER does the same)",
+    )
+    p.add_argument(
         "--reinstall",
         action="store_true",
         help="reinstall even when the chosen build is already installed",
@@ -133,4 +147,5 @@ def from_arguments(ns: argparse.Namespace) -> Options:
         reinstall=ns.reinstall,
         dry_run=ns.dry_run,
         explain=ns.explain,
+        prefer=ns.prefer,
     )

@@ -332,12 +332,13 @@ class IndexClient:
                 result.candidates[i] = replace(c, variants_source=sources[v])
 
     def _virtual_variants(self, result: ProjectFiles) -> None:
-        """Give files from per-backend PyTorch indexes (or `+cu128` names) a virtual label."""
+        """Give files from per-backend PyTorch indexes (or `+cu128` names), and PyPI's plain
+        torch/torchvision/torchaudio files (known builds), a virtual label."""
         for meta in result.variants.values():
             result.notes.extend(f"{result.name}: {n}" for n in meta.notes)
         index_backends = {s.index_url: s.backend for s in self.sources(result.name)}
         groups: dict[Version, dict[str, list[str]]] = {}
-        picked: list[tuple[int, Version, str]] = []
+        picked: list[tuple[int, Version, str, str]] = []
         for i, cand in enumerate(result.candidates):
             try:
                 wheel = parse_wheel_name(cand.filename)
@@ -348,10 +349,16 @@ class IndexClient:
             backend = legacy_torch.backend_of_filename(cand.filename) or index_backends.get(
                 cand.index_url
             )
+            known = f"PyTorch's per-backend index {backend}"
             if backend is None:
-                continue
+                plain = legacy_torch.plain_build(result.name, cand.filename)
+                if plain is None:
+                    continue
+                backend, known = plain
+            inferred = legacy_torch.inferred_note(result.name, wheel.version, backend, cand.filename)
+            known += f"; {inferred}" if inferred else ""
             groups.setdefault(wheel.version, {}).setdefault(backend, []).append(cand.filename)
-            picked.append((i, wheel.version, backend))
+            picked.append((i, wheel.version, backend, known))
         labels_by_version: dict[Version, dict[str, str]] = {}
         for version, backends in groups.items():
             meta, labels = legacy_torch.synthesize(
@@ -359,13 +366,14 @@ class IndexClient:
             )
             result.variants[version] = meta
             labels_by_version[version] = labels
-        for i, version, backend in picked:
+        for i, version, backend, known in picked:
             label = labels_by_version[version].get(backend)
             if label is not None:
                 result.candidates[i] = replace(
                     result.candidates[i],
                     virtual_label=label,
                     variants_source=result.variants[version].source,
+                    known_build=known,
                 )
 
 

@@ -13,6 +13,10 @@ real variant wheel:
 
 A label has one property set per release, so when x86_64 and aarch64 wheels of one release and
 backend differ in arch list, the label gets the union (it never rules a GPU out wrongly).
+
+PyPI's own torch, torchvision and torchaudio wheels carry no label, but each release is a known
+build per platform (`facts.PYPI_TORCH_BUILDS`): `plain_build` names it, and the file becomes a
+virtual variant of that backend too (issue 15), never "fits everything".
 Pure: no I/O.
 """
 
@@ -89,6 +93,34 @@ def virtual_label(backend: str) -> str:
     return NULL_LABEL if backend == "cpu" else backend
 
 
+#: Packages whose plain (PyPI) wheels are known builds: torch and the companions that follow it.
+KNOWN_PLAIN_PACKAGES: frozenset[str] = frozenset({"torch", "torchvision", "torchaudio"})
+
+
+def plain_build(project: str, filename: str) -> tuple[str, str] | None:
+    """PyPI's plain `torch-2.9.0-...-manylinux_2_28_x86_64.whl` -> ("cu128", where that fact is
+    from); None for other projects, unknown platforms, or unparsable names."""
+    if project not in KNOWN_PLAIN_PACKAGES:
+        return None
+    try:
+        wheel = parse_wheel_name(filename)
+    except InvalidWheelName:
+        return None
+    platforms = {torch_builds.pypi_platform(t.platform) for t in wheel.tags} - {None}
+    if len(platforms) != 1:
+        return None
+    found = torch_builds.pypi_build(project, str(wheel.version.public), platforms.pop() or "")
+    return None if found is None else (found[0].index_name, found[1])
+
+
+def inferred_note(project: str, version: Version, backend: str, filename: str) -> str | None:
+    """Where this file's build facts came from when inherited ("inferred from torch 2.8 cu129")."""
+    parsed = _index_backend(backend)
+    if parsed is None:
+        return None
+    return torch_builds.backend_facts(parsed, project, str(version.public), wheel_arch(filename))[1]
+
+
 def wheel_arch(filename: str) -> str:
     return "aarch64" if ("aarch64" in filename or "arm64" in filename) else "x86_64"
 
@@ -149,8 +181,11 @@ def backends_for(
     supported: SupportedProperties | None, candidates: Sequence[str] = AUTO_BACKENDS
 ) -> list[str]:
     """`torch_backend=auto`: the backends whose (version-independent) properties this machine
-    supports, best first, then `cpu`. Without supported properties: only `cpu`."""
+    supports, best first; then the other backends of the accelerators it has (so that a build
+    the driver is too old for can be shown, and why it lost); then `cpu`. Without supported
+    properties: only `cpu`."""
     chosen: list[str] = []
+    others: list[str] = []
     if supported:
         for name in candidates:
             backend = _index_backend(name)
@@ -159,5 +194,6 @@ def backends_for(
             props = torch_builds.backend_properties(backend)
             if props and check_compatible(props, supported) is None:
                 chosen.append(name)
-    chosen.append("cpu")
-    return chosen
+            elif any(ns in supported for ns in props):
+                others.append(name)
+    return [*chosen, *others, "cpu"]

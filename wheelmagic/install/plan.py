@@ -27,6 +27,7 @@ from wheelmagic.variants.properties import Properties
 from wheelmagic.variants.selection import (
     Candidate,
     CompanionPolicy,
+    FitPolicy,
     JointSelection,
     Ranked,
     Target,
@@ -149,6 +150,8 @@ def make_plan(
     prereleases: bool | None = None,
     installed: Mapping[str, tuple[Version, str | None]] | None = None,
     reinstall: bool = False,
+    fit: FitPolicy | None = None,
+    prefer_newest: bool = False,
 ) -> Plan:
     """Choose one consistent set of builds for `requirements` on this platform.
 
@@ -157,6 +160,8 @@ def make_plan(
     installed torch counts for companions' `abi_dependency` when torch itself is not requested.
     `companions` says which package anchors the others and which accelerator line a label is
     on (`wheelmagic.pytorch.companions.PYTORCH_COMPANIONS`; the engine knows no PyTorch).
+    `fit` ranks builds by what they do on this machine before versions
+    (`wheelmagic.pytorch.fit.fit_policy`); `prefer_newest` puts the newest version first.
     """
     from wheelmagic.providers import supported_properties
 
@@ -193,7 +198,9 @@ def make_plan(
         installed=installed,
         prereleases=prereleases,
         variant_label=variant_label,
-        rank=pep825_rank(target, sup, companions, prereleases),
+        rank=pep825_rank(
+            target, sup, companions, prereleases, fit=fit, prefer_newest=prefer_newest
+        ),
         known=read,
     )
     joint = resolution.joint()
@@ -220,7 +227,7 @@ def make_plan(
     for name in joint.chosen:
         chosen = joint.chosen[name]
         meta = variants[name].get(chosen.version)
-        planned = _planned(name, chosen, meta, sup, target, abi)
+        planned = _planned(name, chosen, meta, sup, target, abi, joint.selections[name].headline)
         reasons.append(
             f"{name}: chose {chosen.candidate.filename} [{variant_name(chosen.label)}]"
             f" from {redact(chosen.candidate.index_url)}: {chosen.why}"
@@ -264,6 +271,7 @@ def _planned(
     sup: SupportedProperties,
     target: Target,
     abi: Mapping[str, Version],
+    headline: str | None = None,
 ) -> PlannedFile:
     resolved: SupportedProperties = (
         resolve_supported(meta, sup, marker_env=target.marker_env, abi_versions=abi)
@@ -282,7 +290,7 @@ def _planned(
         size=cand.size,
         properties=chosen.properties,
         supported=resolved,
-        why=chosen.why,
+        why=headline or (f"{chosen.fit.detail}; {chosen.why}" if chosen.fit.detail else chosen.why),
     )
 
 

@@ -12,7 +12,13 @@ Sources (see shared/research/detection.md):
 * ``D``: recorded ``torch.cuda.get_arch_list()`` of PyPI torch 2.11 on an H100;
 * ``uv``: astral-sh/uv@26a9dd4 ``crates/uv-torch/src/backend.rs`` (gfx tables, package list);
 * ``conda``: moi90/pytorch_compute_capabilities (2.7 cu126);
+* ``M``: read from the PyPI wheel in the local mirror (``torch/version.py``, ``Requires-Dist``);
+* ``I15``: the CUDA line of PyPI's default torch per release as stated in issue 15 (PyTorch's
+  release announcements: 2.7 -> CUDA 12.6, 2.8 and 2.9 -> CUDA 12.8 on Linux x86_64);
 * ``U``: recalled, not verified.
+
+A release x backend (or release x platform) row that is missing is never "fits everything":
+it inherits the nearest known release of the same line, and says so ("inferred").
 """
 
 from __future__ import annotations
@@ -62,6 +68,9 @@ _CU13X = ("7.5", *_SM80_90, "10.0", "12.0+PTX")  # P-ti (2.9-2.10), P-rel (2.12-
 
 #: (torch minor release, CUDA index) -> TORCH_CUDA_ARCH_LIST, x86_64 Linux/Windows wheels.
 CUDA_ARCH_LISTS: dict[tuple[str, str], tuple[str, ...]] = {
+    ("2.0", "cu117"): ("3.7", "5.0", "6.0", "7.0", "7.5", *_SM80_90),  # U
+    ("2.1", "cu121"): ("5.0", "6.0", "7.0", "7.5", *_SM80_90),  # U
+    ("2.5", "cu124"): ("5.0", "6.0", "7.0", "7.5", *_SM80_90),  # U
     ("2.7", "cu118"): ("3.7", "5.0", "6.0", "7.0", "7.5", *_SM80_90),  # U
     ("2.7", "cu126"): _CU126,  # conda
     ("2.7", "cu128"): ("7.5", *_SM80_90, "10.0", "12.0+PTX"),  # uv#14742 output
@@ -241,6 +250,128 @@ def cuda_archs(
     return CUDA_ARCH_LISTS.get((release, backend.index_name))
 
 
+def cuda_archs_inferred(
+    torch_version: str, backend: Backend, arch: str = "x86_64"
+) -> tuple[tuple[str, ...], str | None] | None:
+    """`cuda_archs`, or, when the table has no row, the nearest known release's row of the same
+    CUDA line (else the nearest CUDA line of the same major), with the words saying so.
+
+    Returns (arch list, None) for a known row, (arch list, "inferred from torch 2.8 cu129")
+    for an inherited one, None when the backend is not CUDA or nothing near is known.
+    """
+    release = torch_release("torch", torch_version)
+    if release is None or backend.kind != "cuda":
+        return None
+    known = cuda_archs(release, backend, arch)
+    if known:
+        return known, None
+    if arch in ("aarch64", "arm64"):
+        rows = {
+            (r, cu): a
+            for (r, cu) in CUDA_ARCH_LISTS
+            for a in [CUDA_ARCH_LISTS_AARCH64.get(cu)]
+            if a and Version(r) >= Version("2.8")
+        }
+    else:
+        rows = dict(CUDA_ARCH_LISTS)
+    want = Version(release)
+
+    def distance(key: tuple[str, str]) -> tuple[int, float, int]:
+        other = Backend.parse(key[1])
+        cuda_gap = abs(_cuda_number(other) - _cuda_number(backend)) if other else 99
+        rel = Version(key[0])
+        gap = abs((rel.major - want.major) * 100 + rel.minor - want.minor)
+        return (0 if key[1] == backend.index_name else 1, cuda_gap, gap)
+
+    same_major = [
+        k
+        for k in rows
+        if (b := Backend.parse(k[1])) is not None and b.version[0] == backend.version[0]
+    ]
+    if not same_major:
+        return None
+    best = min(same_major, key=distance)
+    return rows[best], f"inferred from torch {best[0]} {best[1]} (no row for {release} {backend})"
+
+
+def _cuda_number(backend: Backend) -> int:
+    return backend.version[0] * 100 + backend.version[1] if backend.kind == "cuda" else 0
+
+
+#: PyPI's own torch wheels (no local label): the backend each release is built with, per
+#: platform, with its source. Linux x86_64 PyPI wheels are CUDA builds (the same build as
+#: `/whl/<cu>`), Windows and macOS ones CPU (macOS arm64 adds MPS). torchvision/torchaudio
+#: follow their torch release.
+PYPI_PLATFORMS: tuple[str, ...] = ("linux_x86_64", "linux_aarch64", "windows", "macos")
+PYPI_TORCH_BUILDS: dict[str, dict[str, tuple[str, str]]] = {
+    "linux_x86_64": {
+        "2.0": ("cu117", "U"),
+        "2.1": ("cu121", "U"),
+        "2.2": ("cu121", "U"),
+        "2.3": ("cu121", "U"),
+        "2.4": ("cu121", "U"),
+        "2.5": ("cu124", "U"),
+        "2.6": ("cu124", "U"),
+        "2.7": ("cu126", "I15"),
+        "2.8": ("cu128", "I15"),
+        "2.9": ("cu128", "I15"),
+        "2.10": ("cu128", "U"),
+        "2.11": ("cu130", "D"),
+        "2.14": ("cu130", "M"),
+    },
+    "linux_aarch64": {
+        "2.0": ("cpu", "U"),
+        "2.8": ("cpu", "U"),
+        "2.9": ("cu128", "U: SBSA CUDA wheels on PyPI from 2.9"),
+        "2.11": ("cu130", "U"),
+    },
+    "windows": {"2.0": ("cpu", "P-rel: PyPI ships CPU wheels for Windows")},
+    "macos": {"2.0": ("cpu", "P-rel: CPU wheels; MPS on arm64 (research/detection.md)")},
+}
+
+
+def pypi_platform(filename_platform_tags: str) -> str | None:
+    """The `PYPI_TORCH_BUILDS` key of a wheel's platform tag(s); None for unknown ones."""
+    text = filename_platform_tags
+    if "macosx" in text:
+        return "macos"
+    if text.startswith("win") or "win_amd64" in text or "win_arm64" in text:
+        return "windows"
+    if "linux" in text and "x86_64" in text:
+        return "linux_x86_64"
+    if "linux" in text and "aarch64" in text:
+        return "linux_aarch64"
+    return None
+
+
+def pypi_build(package: str, version: str, platform: str) -> tuple[Backend, str] | None:
+    """The backend of PyPI's plain `package` `version` wheel on `platform`, and where that fact
+    comes from ("PyPI torch 2.9 on linux_x86_64 (I15)", or "... inferred from 2.8 (U)").
+
+    None when the package is not a torch release companion or the platform is unknown.
+    """
+    release = torch_release(package, version)
+    table = PYPI_TORCH_BUILDS.get(platform)
+    if release is None or table is None:
+        return None
+    want = Version(release)
+    if release in table:
+        name, source = table[release]
+        inferred = ""
+    else:
+        lower = [r for r in table if Version(r) < want]
+        pick = max(lower, key=Version) if lower else min(table, key=Version)
+        name, source = table[pick]
+        inferred = f", inferred from torch {pick}"
+    backend = Backend.parse(name)
+    if backend is None:
+        return None
+    return (
+        backend,
+        f"PyPI's torch {release} on {platform} is a {backend} build ({source}{inferred})",
+    )
+
+
 def cuda_lines(release: str, arch: str = "x86_64") -> list[Backend]:
     """The CUDA builds a torch release publishes (from the arch tables), newest CUDA first."""
     names = [cu for (rel, cu) in CUDA_ARCH_LISTS if rel == release]
@@ -267,26 +398,46 @@ def sm_archs_of_arch_list(archs: tuple[str, ...]) -> tuple[str, ...]:
 def backend_properties(
     backend: Backend, package: str = "torch", version: str | None = None, arch: str = "x86_64"
 ) -> dict[str, dict[str, tuple[str, ...]]]:
-    """Virtual variant properties of a build from a per-backend index; {} = null variant (cpu).
+    """Virtual variant properties of a plain PyTorch build; {} = null variant (cpu)."""
+    return backend_facts(backend, package, version, arch)[0]
 
-    A CUDA build whose arch list we do not know declares only its CUDA lower bound (so it is
-    never ruled out for the wrong reason).
+
+def backend_facts(
+    backend: Backend, package: str = "torch", version: str | None = None, arch: str = "x86_64"
+) -> tuple[dict[str, dict[str, tuple[str, ...]]], str | None]:
+    """`backend_properties` and, when a row was inherited, the words saying from where.
+
+    ROCm builds declare only their gfx targets: PyTorch's ROCm wheels bundle the ROCm
+    user-space libraries, so the host's ROCm version does not gate them (issue 15). Without a
+    release (`version` None) a CUDA build declares only its CUDA lower bound.
     """
     if backend.kind == "cpu":
-        return {}
+        return {}, None
     if backend.kind == "xpu":
-        return {"intel": {"device_ip": tuple(sorted(XPU_DEVICE_IPS))}}
+        return {"intel": {"device_ip": tuple(sorted(XPU_DEVICE_IPS))}}, None
     if backend.kind == "rocm":
         gfx = ROCM_GFX.get(backend.index_name)
-        rocm_mm = ".".join(str(n) for n in backend.version[:2])
-        props: dict[str, tuple[str, ...]] = {"rocm_version": (rocm_mm,)}
-        if gfx:
-            props["gfx_arch"] = tuple(sorted(gfx))
-        return {"amd": props}
+        note = None
+        if gfx is None:
+            near = min(
+                ROCM_GFX, key=lambda k: abs(_rocm_number(k) - _rocm_number(backend.index_name))
+            )
+            gfx, note = ROCM_GFX[near], f"gfx targets inferred from {near} (no row for {backend})"
+        return {"amd": {"gfx_arch": tuple(sorted(gfx))}}, note
     nvidia: dict[str, tuple[str, ...]] = {"cuda_version_lower_bound": (backend.version_text,)}
     release = torch_release(package, version) if version else None
+    note = None
     if release is not None:
-        archs = cuda_archs(release, backend, arch)
-        if archs:
-            nvidia["sm_arch"] = tuple(sorted(sm_archs_of_arch_list(archs)))
-    return {"nvidia": nvidia}
+        found = cuda_archs_inferred(release, backend, arch)
+        if found:
+            nvidia["sm_arch"] = tuple(sorted(sm_archs_of_arch_list(found[0])))
+            note = found[1]
+    return {"nvidia": nvidia}, note
+
+
+def _rocm_number(name: str) -> int:
+    backend = Backend.parse(name)
+    if backend is None or backend.kind != "rocm":
+        return 0
+    v = (*backend.version, 0)
+    return v[0] * 10000 + v[1] * 100 + v[2]

@@ -6,6 +6,13 @@ reason, so `--explain` and error messages can say exactly why a build was not ch
 
 PEP 825 only: which packages must share a build, and which labels name one build line, is a
 `CompanionPolicy` the caller passes in (PyTorch's is `wheelmagic.pytorch.companions`).
+
+Order (issue 15): the caller may pass a `FitPolicy` that gives each build a *fit level* on
+this machine (uses every accelerator < serves some < CPU only < idle < broken; PyTorch's is
+`wheelmagic.pytorch.fit`). Files are ranked by level first, then by public version (newest
+first; the local label `+cu128` never decides), then by the PEP 825 order. `prefer_newest`
+puts the version first again. Without a policy every file has one level, so the newest
+version with a compatible file wins, as pip would have it.
 """
 
 from __future__ import annotations
@@ -76,6 +83,11 @@ class Candidate:
     virtual_label: str | None = None
     #: Requires-Dist, when known (PEP 658 metadata), for companion consistency checks.
     requires_dist: tuple[str, ...] | None = None
+    #: A plain file the index layer described from a fact table (PyPI's torch: "CUDA 12.8 on
+    #: Linux x86_64, per ..."): the words say where the description came from. Such a file
+    #: installs wherever its tags allow, so properties this machine lacks rank it last (its fit
+    #: level says why) instead of rejecting it.
+    known_build: str | None = None
 
     @cached_property
     def wheel(self) -> WheelName:
@@ -97,6 +109,29 @@ class Rejection:
 
 
 @dataclass(frozen=True)
+class Fit:
+    """What one build does on this machine, as a `FitPolicy` judges it; smaller level is better.
+
+    `name` is the level in words ("uses every accelerator"), `detail` says it for this build
+    ("uses your Tesla T4"), `hint` the next step when the build cannot use the machine
+    ("update the NVIDIA driver to >= 525.60.13"). `prefer` breaks ties after the PEP 825 order
+    (smaller first), for builds whose metadata says too little to order them.
+    """
+
+    level: int
+    name: str
+    detail: str = ""
+    hint: str = ""
+    prefer: float = 0.0
+
+
+#: The caller's judgement of a build: (candidate, its label, its properties) -> `Fit`.
+FitPolicy = Callable[[Candidate, str | None, Properties], Fit]
+
+_SAME_FIT = Fit(0, "")
+
+
+@dataclass(frozen=True)
 class Ranked:
     """A compatible candidate with what decided its place."""
 
@@ -105,6 +140,7 @@ class Ranked:
     label: str | None
     properties: Properties
     why: str
+    fit: Fit = _SAME_FIT
 
 
 @dataclass
@@ -113,6 +149,9 @@ class Selection:
     ranked: list[Ranked] = field(default_factory=list)
     rejected: list[Rejection] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    #: set when an older release wins on fit: "torch 2.9.0 has no build that ...; installing
+    #: 2.7.1+cu118, the newest that uses your Tesla T4" (front ends show it with the choice)
+    headline: str | None = None
 
     @property
     def chosen(self) -> Ranked | None:
@@ -121,9 +160,17 @@ class Selection:
     def explain(self) -> list[str]:
         """Every decision, in words, best choice first."""
         lines = [f"{self.requirement}:"]
+        if self.headline:
+            lines.append(f"  {self.headline}")
         for i, r in enumerate(self.ranked[:20]):
             mark = "->" if i == 0 else "  "
-            lines.append(f" {mark} {r.candidate.filename} [{variant_name(r.label)}] {r.why}")
+            level = f"{r.fit.name}: " if r.fit.name else ""
+            detail = f" ({r.fit.detail})" if r.fit.detail else ""
+            known = f" [described by {r.candidate.known_build}]" if r.candidate.known_build else ""
+            lines.append(
+                f" {mark} {r.candidate.filename} [{variant_name(r.label)}] "
+                f"{level}{r.why}{detail}{known}"
+            )
         if len(self.ranked) > 20:
             lines.append(f"    ... {len(self.ranked) - 20} more compatible files")
         for rej in self.rejected:
@@ -199,13 +246,16 @@ def select(
     enable_optional: Iterable[str] = (),
     allowed_labels: Callable[[str | None], bool] | None = None,
     line_of: LineOf | None = None,
+    fit: FitPolicy | None = None,
+    prefer_newest: bool = False,
 ) -> Selection:
     """Rank every file of `requirement` that can be installed on `target`, best first.
 
     `variants` maps a release to its merged variant metadata (`{name}-{version}-variants.json`).
     `variant_label` narrows the choice to one label (`--variant`), or to one line when
     `line_of` is given; `allowed_labels` lets `select_together` keep companions on the
-    anchor's line.
+    anchor's line. `fit` ranks builds by what they do on this machine before versions
+    (`prefer_newest`: after them).
     """
     req = Requirement(requirement) if isinstance(requirement, str) else requirement
     name = canonicalize_name(req.name)
@@ -263,6 +313,8 @@ def select(
 
     supported_by_version: dict[Version, dict[str, dict[str, list[str]]]] = {}
     scored: list[tuple[tuple[object, ...], Ranked]] = []
+    #: public version -> how its files ruled out for this machine fit (by the policy)
+    unfit: dict[Version, list[Fit]] = {}
     for cand in eligible:
         wheel = cand.wheel
         if wheel.version not in allowed:
@@ -329,7 +381,7 @@ def select(
                 )
                 supported_by_version[wheel.version] = sup
             reason = check_compatible(props, sup)
-            if reason is not None:
+            if reason is not None and cand.known_build is None:
                 sel.rejected.append(
                     Rejection(
                         cand.filename,
@@ -338,26 +390,78 @@ def select(
                         "variant-unsupported",
                     )
                 )
+                if fit is not None:
+                    unfit.setdefault(_public(wheel.version), []).append(fit(cand, label, props))
                 continue
             key = variant_sort_key(props, meta.namespace_priorities, sup)
-            if count(props) == 0:
+            if reason is not None:
+                klass, why = 3, f"a plain build that does not fit this machine: {reason}"
+            elif count(props) == 0:
                 klass, why = 1, "null variant (ranked after every other variant)"
             else:
                 klass, why = 0, describe_key(props, meta.namespace_priorities, sup)
         tag_rank = min(ranks[t] for t in wheel.tags if t in ranks)
         build = wheel.build
+        judged = fit(cand, label, props) if fit is not None else _SAME_FIT
+        newest_first = _neg_version(_public(wheel.version))
+        first, second = (
+            (newest_first, judged.level) if prefer_newest else (judged.level, newest_first)
+        )
         sort_key = (
-            _neg_version(wheel.version),
+            first,
+            second,
             klass,
             key,
+            judged.prefer,
             label or "",
             tag_rank,
             -(build[0] if build else 0),
         )
-        scored.append((sort_key, Ranked(cand, wheel.version, label, props, why)))
+        scored.append((sort_key, Ranked(cand, wheel.version, label, props, why, judged)))
     scored.sort(key=lambda item: item[0])
     sel.ranked = [r for _, r in scored]
+    if fit is not None and sel.ranked:
+        sel.headline = _older_release_headline(name, sel.ranked, unfit)
     return sel
+
+
+def _older_release_headline(
+    name: str, ranked: Sequence[Ranked], unfit: Mapping[Version, Sequence[Fit]]
+) -> str | None:
+    """When fit levels put an older release first: what the newer one lacked, in words."""
+    chosen = ranked[0]
+    public = _public(chosen.version)
+    newer = {_public(r.version) for r in ranked} | set(unfit)
+    newest = max(newer)
+    if newest <= public:
+        return None
+    best_newest = next((r for r in ranked if _public(r.version) == newest), None)
+    if best_newest is not None and best_newest.fit.level <= chosen.fit.level:
+        return None
+    # the newest release's builds that would have fitted, had the machine let them: one with a
+    # next step (a driver to update) first, else the one that fits worst (it says what is missing)
+    fits = [*unfit.get(newest, ()), *(r.fit for r in ranked if _public(r.version) == newest)]
+    lost = max(fits, key=lambda f: (bool(f.hint), f.level))
+    lacks, hint = lost.detail or lost.name, lost.hint
+    what = chosen.fit.detail or chosen.fit.name or "fits this machine"
+    text = (
+        f"{name} {newest} has no build that {_as_clause(what)} ({lacks}); installing "
+        f"{chosen.version} [{variant_name(chosen.label)}], the newest that {_as_clause(what)}"
+    )
+    if hint:
+        text += f"; {hint} for {name} {newest}"
+    return text
+
+
+def _as_clause(text: str) -> str:
+    return text[0].lower() + text[1:] if text else text
+
+
+@lru_cache(maxsize=4096)
+def _public(version: Version) -> Version:
+    """`2.9.0+cu128` -> `2.9.0`: builds of one release from per-backend indexes are variants of
+    one version, ordered by the variant rules, never by the local label."""
+    return version if version.local is None else Version(version.public)
 
 
 def _neg_version(version: Version) -> tuple[object, ...]:
@@ -440,6 +544,8 @@ def select_together(
     installed: Mapping[str, Version] | None = None,
     enable_optional: Iterable[str] = (),
     companions: CompanionPolicy,
+    fit: FitPolicy | None = None,
+    prefer_newest: bool = False,
 ) -> JointSelection:
     """Select several packages so that they end on one build: the same anchor, the same line.
 
@@ -472,6 +578,8 @@ def select_together(
             enable_optional=enable_optional,
             allowed_labels=same_line if line else None,
             line_of=companions.line_of,
+            fit=fit,
+            prefer_newest=prefer_newest,
         )
 
     anchor_name = next((a for a in anchors if a in by_name), None)
