@@ -128,6 +128,12 @@ class Session:
             from wheelmagic.index import IndexClient, resolve_indexes
 
             o = self.options
+            if o.installer == "auto":
+                from wheelmagic.install.backends import find_uv
+
+                uv = find_uv() is not None
+            else:
+                uv = o.installer == "uv"
             config = resolve_indexes(
                 o.index_url,
                 list(o.extra_index_urls),
@@ -136,6 +142,7 @@ class Session:
                 torch_backend=o.torch_backend,
                 env=self._environ,
                 target_python=self.interpreter.executable,
+                uv=uv,
             )
             self._client = IndexClient(config, cache_dir(), supported=self.supported)
         return self._client

@@ -25,6 +25,7 @@ from packaging.version import Version
 
 from wheelmagic.errors import IndexError_, InvalidWheelName, VariantMetadataError
 from wheelmagic.index import legacy_torch
+from wheelmagic.index.constraints import Constraint, apply_constraints, read_constraints
 from wheelmagic.index.http import Credentials, Http, PageCache, make_client
 from wheelmagic.index.pages import (
     ACCEPT,
@@ -61,6 +62,8 @@ class ProjectFiles:
     notes: list[str] = field(default_factory=list)
     #: the failures only (an index unreachable, a malformed variants.json, ...)
     errors: list[str] = field(default_factory=list)
+    #: versions on the indexes that a constraint file excludes (not among `candidates`)
+    excluded: dict[Version, Constraint] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -100,6 +103,8 @@ class IndexClient:
             cache=cache,
         )
         self.max_workers = max_workers
+        #: pip's/uv's constraint files: a version they exclude is not a candidate
+        self.constraints, self._constraint_notes = read_constraints(config.constraints)
         #: PEP 658 metadata URL -> Requires-Dist, read once per session
         self._requires: dict[str, tuple[str, ...]] = {}
 
@@ -177,6 +182,10 @@ class IndexClient:
             result.notes.append(
                 f"{project}: {sdists} non-wheel files ignored (wheelmagic installs wheels only)"
             )
+        result.candidates, excluded, result.excluded = apply_constraints(
+            project, result.candidates, lambda c: c.wheel.version, self.constraints
+        )
+        result.notes.extend([*self._constraint_notes, *excluded])
         self._load_variants(result, variant_links)
         self._virtual_variants(result)
         return result

@@ -24,6 +24,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from wheelmagic.index.constraints import ConstraintFile, constraint_files
 from wheelmagic.index.urls import check_transport
 from wheelmagic.pytorch import facts as torch_builds
 
@@ -51,6 +52,8 @@ class IndexConfig:
     pytorch_index_base: str = torch_builds.DEFAULT_PYTORCH_INDEX_BASE
     #: where each setting came from, for `--explain` and error messages (no credentials)
     origin: tuple[str, ...] = ()
+    #: pip's (and, with uv, uv's) constraint files, applied when planning (index.constraints)
+    constraints: tuple[ConstraintFile, ...] = ()
 
     def backend_index(self, backend: str) -> str:
         return f"{self.pytorch_index_base.rstrip('/')}/{backend}/"
@@ -115,8 +118,10 @@ def resolve_indexes(
     env: Mapping[str, str] | None = None,
     target_python: str | None = None,
     read_pip_files: bool = True,
+    uv: bool = False,
 ) -> IndexConfig:
-    """Resolve the index settings (see the module docstring for the order)."""
+    """Resolve the index settings (see the module docstring for the order); `uv`: uv will
+    install, so `UV_CONSTRAINT` applies too."""
     env = os.environ if env is None else env
     pipconf = read_pip_config(pip_config_files(env, target_python)) if read_pip_files else {}
     origin: list[str] = []
@@ -193,4 +198,5 @@ def resolve_indexes(
         pytorch_index_base=env.get(torch_builds.ENV_PYTORCH_INDEX_BASE)
         or torch_builds.DEFAULT_PYTORCH_INDEX_BASE,
         origin=tuple(origin),
+        constraints=constraint_files(env, pipconf, uv=uv),
     )

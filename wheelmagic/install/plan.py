@@ -18,8 +18,9 @@ from packaging.version import Version
 
 from wheelmagic.errors import SelectionError, WheelmagicError
 from wheelmagic.index.urls import redact
-from wheelmagic.install.resolve import pep825_rank, resolve
 from wheelmagic.install.accelerator import UnusedAccelerator, unused_accelerator
+from wheelmagic.install.failure import failure
+from wheelmagic.install.resolve import pep825_rank, resolve
 from wheelmagic.variants.markers import VariantEnvironment
 from wheelmagic.variants.metadata import VariantsMetadata
 from wheelmagic.variants.ordering import SupportedProperties, resolve_supported
@@ -28,7 +29,6 @@ from wheelmagic.variants.selection import (
     Candidate,
     CompanionPolicy,
     FitPolicy,
-    JointSelection,
     Ranked,
     Target,
     variant_name,
@@ -211,16 +211,14 @@ def make_plan(
     explanation.extend(joint.notes)
     explanation.extend(resolution.explanation)
     if not joint.ok:
-        message = _failure_message(joint, platform)
+        # what each failing project has (read again: the failure path only), and why not
+        offered = {n: source.project(n) for n in joint.selections if n not in joint.chosen}
+        config = getattr(source, "config", None)
+        fail = failure(joint, offered, config.index_urls if config else ())
+        message = fail.message
         if warnings:
             message += "\n  and some indexes could not be read:\n  " + "\n  ".join(warnings)
-        raise SelectionError(
-            message,
-            hint=(
-                "run again with --explain to see every file considered; --platform FILE plans for "
-                "another machine; --index-url/--extra-index-url choose other indexes"
-            ),
-        )
+        raise SelectionError(message, hint=fail.hint)
     reasons.extend(joint.notes)
     packages: list[PlannedFile] = []
     satisfied: list[PlannedFile] = []
@@ -304,14 +302,3 @@ def _same_build(
     if want is None:  # a non-variant file: the local label (+cu128) is all we know
         want = companions.line_of(chosen.version.local)
     return want is None or line == want
-
-
-def _failure_message(joint: JointSelection, platform: Platform) -> str:
-    lines = []
-    for name, sel in joint.selections.items():
-        if sel.chosen is None or name not in joint.chosen:
-            lines.append(
-                f"no installable build of {sel.requirement} for this machine: " + sel.failure()
-            )
-    lines.extend(joint.notes)
-    return "\n  ".join(lines) if lines else "no consistent set of builds was found"

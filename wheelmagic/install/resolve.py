@@ -719,6 +719,14 @@ def _conflict_error(
         name = empty[0]
         sel = provider.selections.get(name)
         what = requested.get(name) or name
+        files = provider.files.get(name)
+        if sel is not None and files is not None:
+            # names what exists and why it does not fit (issue 13 item 5)
+            from wheelmagic.install.failure import describe
+
+            config = getattr(provider.source, "config", None)
+            fail = describe(sel, files, config.index_urls if config else ())
+            return SelectionError(fail.message, hint=fail.hint)
         why = sel.failure() if sel is not None else f"{name} is not on the configured indexes"
         return SelectionError(
             f"no installable build of {what} for this machine: {why}",
