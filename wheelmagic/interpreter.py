@@ -198,7 +198,12 @@ def _probe(python: str, timeout: float) -> Interpreter:
 def inspect_interpreter(
     python: str | None = None, *, timeout: float = PROBE_TIMEOUT
 ) -> Interpreter:
-    """The interpreter at `python` (default: this one), inspected once per path and mtime."""
+    """The interpreter at `python` (default: this one), inspected once per path and mtime.
+
+    `python` is a path, or a command name looked up on PATH (`python3.11`), as pip and uv take.
+    """
+    if python is not None:
+        python = _on_path(python)
     current = python is None or os.path.abspath(python) == os.path.abspath(sys.executable)
     path = sys.executable if current or python is None else os.path.abspath(python)
     try:
@@ -215,6 +220,24 @@ def inspect_interpreter(
     result = _current() if current else _probe(path, timeout)
     _cache[key] = result
     return result
+
+
+def _on_path(python: str) -> str:
+    """A bare command name (`python3.11`, no directory part) that is not a file here -> its path
+    on PATH (kept unresolved: a venv's `bin/python` symlink must stay the venv's)."""
+    seps = [os.sep, *([os.altsep] if os.altsep else [])]
+    if any(s in python for s in seps) or os.path.exists(python):
+        return python
+    import shutil
+
+    found = shutil.which(python)
+    if found is None:
+        raise InterpreterError(
+            f"{python}: no such interpreter (not a file, and no command of that name on PATH)",
+            hint="pass --python a path (/path/to/venv/bin/python) or a command on PATH "
+            "(python3.11)",
+        )
+    return found
 
 
 def clear_cache() -> None:

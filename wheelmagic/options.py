@@ -60,7 +60,8 @@ def add_target_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--python",
         metavar="PATH",
-        help="target interpreter (its tags and installed packages); default: this one",
+        help="target interpreter, a path or a command on PATH (python3.11): its tags and "
+        "installed packages; default: this one",
     )
     p.add_argument("--json", action="store_true", help="print machine-readable JSON")
 
