@@ -400,3 +400,55 @@ def test_hostile_requires_dist_is_a_clear_error(venv: Env, shape: str) -> None:
     assert "Traceback" not in ran.output and "RecursionError" not in ran.output
     assert "allowed" in ran.stderr and wheel.name in ran.stderr, ran.stderr
     assert diff(before, tree(venv.prefix)) == []
+
+
+# ---------------------------------------------------------------------------------------------
+# 9. a planted file in the cache or in staged/ is never installed
+
+
+def planted_like(honest: Path, out: Path) -> Path:
+    """A wheel that says `planted`, padded (zip comment) to exactly the honest wheel's size."""
+    planted = build_wheel(out, version="2.15.0", label="null", build="planted")
+    pad = honest.stat().st_size - planted.stat().st_size
+    assert 0 < pad < 65535, pad
+    with zipfile.ZipFile(planted, "a") as zf:
+        zf.comment = b"p" * pad
+    assert planted.stat().st_size == honest.stat().st_size
+    return planted
+
+
+def _install_once(venv: Env, srv: Server, cache: Path, prepared: Path) -> None:
+    """Install the honest 2.15.0 once (filling the cache and staged/), then reset the venv."""
+    ran = venv.install(srv, "torch==2.15.0", installer="uv")
+    assert ran.returncode == 0, ran.output
+    assert venv.build() == "2.15.0+cpu cpu"
+    shutil.rmtree(venv.prefix)
+    shutil.copytree(prepared, venv.prefix, symlinks=True)
+    assert venv.build() == BASELINE
+    assert list((cache / "wheels").glob("*/*/*.whl")) and list((cache / "staged").glob("*/*.whl"))
+
+
+@pytest.mark.parametrize("where", ["cache", "staged", "staged-rewritten"])
+def test_planted_cached_or_staged_file_is_not_installed(
+    venv: Env, prepared: Path, where: str
+) -> None:
+    """Before: a cache hit was checked by size only, and a staged file was reused unchecked,
+    so the planted build was installed. Now each is hashed (once per process) first."""
+    requires = ["never-installed; variant_label == 'cuda13.0'"] if "rewritten" in where else []
+    honest = build_wheel(
+        venv.tmp / "next", version="2.15.0", label="null", requires=requires, payload=4000
+    )
+    cache = venv.tmp / "cache" / "wheelmagic"
+    with index_of(venv.tmp, honest) as srv:
+        _install_once(venv, srv, cache, prepared)
+        planted = planted_like(honest, venv.tmp / "planted")
+        if where == "cache":
+            (target,) = (cache / "wheels").glob(f"*/*/{honest.name}")
+            shutil.rmtree(cache / "staged")  # so that staging reads the cached file again
+        else:
+            (target,) = (cache / "staged").glob("*/*.whl")
+        target.unlink()
+        shutil.copyfile(planted, target)
+        ran = venv.install(srv, "torch==2.15.0", installer="uv")
+    assert ran.returncode == 0, ran.output
+    assert venv.build() == "2.15.0+cpu cpu"  # the honest build, never "planted"

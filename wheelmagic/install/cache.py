@@ -11,7 +11,9 @@ Layout under the cache directory (`wheelmagic._fs.cache_dir()`):
 Why this is safe on shared storage: a file appears under `wheels/` only through `os.replace`
 of a fully written, fsynced and hash-verified file in the same file system, so a reader sees
 either nothing or the complete file; writers of one hash are serialised by a filelock. A hit
-is checked cheaply (it exists, and its size when known); `get(..., verify=True)` re-hashes.
+is checked by size, then by its sha256 (`verified_sha256`: streamed once per process, then
+remembered by inode, mtime and size), so a file planted with the right size but other bytes
+is dropped, not installed; `get(..., verify=True)` re-hashes regardless.
 LRU pruning uses mtime, which `get` refreshes (atime is often disabled).
 """
 
@@ -51,6 +53,42 @@ def sha256_of(path: Path, chunk: int = 1 << 20) -> str:
         while block := fh.read(chunk):
             h.update(block)
     return h.hexdigest()
+
+
+#: (device, inode, mtime_ns, size) -> sha256 of the files this process has hashed or written
+_VERIFIED: dict[tuple[int, int, int, int], str] = {}
+
+
+def _stat_key(st: os.stat_result) -> tuple[int, int, int, int]:
+    return (st.st_dev, st.st_ino, st.st_mtime_ns, st.st_size)
+
+
+def verified_sha256(path: Path | str, chunk: int = 1 << 20) -> str:
+    """The file's sha256, streamed, and remembered for this process by inode, mtime and size.
+
+    A cached or staged wheel is checked with this before it is installed (a file planted with
+    the right size but other bytes must not pass); the memo makes the second check of the same
+    unchanged file free. The key comes from the open descriptor, so a file swapped in between
+    the check and the read is not mistaken for the one hashed.
+    """
+    with open(path, "rb") as fh:
+        key = _stat_key(os.fstat(fh.fileno()))
+        known = _VERIFIED.get(key)
+        if known is not None:
+            return known
+        h = hashlib.sha256()
+        while block := fh.read(chunk):
+            h.update(block)
+        digest = h.hexdigest()
+        if _stat_key(os.fstat(fh.fileno())) == key:
+            _VERIFIED[key] = digest
+    return digest
+
+
+def remember(path: Path | str, sha256: str) -> None:
+    """Record a hash this process already knows (it wrote or verified the bytes)."""
+    with contextlib.suppress(OSError):
+        _VERIFIED[_stat_key(os.stat(path))] = sha256
 
 
 @dataclass(frozen=True)
@@ -152,11 +190,13 @@ class WheelCache:
             return None
         if size is not None and st.st_size != size:
             return None
-        if verify and sha256_of(path) != sha256:
+        # a planted file of the right size must not pass: hash it (once per process)
+        if (sha256_of(path) if verify else verified_sha256(path)) != sha256:
             path.unlink(missing_ok=True)
             return None
         with contextlib.suppress(OSError):
             os.utime(path)  # LRU: mark as recently used
+        remember(path, sha256)  # the new mtime: later checks in this process stay free
         return path
 
     def _link(self, src: Path, dst: Path) -> None:
@@ -177,6 +217,7 @@ class WheelCache:
         os.replace(source, tmp)
         os.replace(tmp, final)
         _fsync_dir(final.parent)
+        remember(final, sha256)  # hashed while downloading: staging need not hash it again
         return final
 
     def part_path(self, key: str) -> Path:

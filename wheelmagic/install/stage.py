@@ -21,13 +21,16 @@ import io
 import json
 import os
 import shutil
+import stat
 import struct
+import uuid
 import zipfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from wheelmagic.errors import VariantMetadataError, WheelmagicError
+from wheelmagic.install.cache import remember, verified_sha256
 from wheelmagic.install.record import (
     InvalidRecordEntry,
     RecordEntry,
@@ -492,7 +495,8 @@ def stage_wheel(
     """Put `source` into `out_dir` under its non-variant name, variant markers decided.
 
     `filename` is the name the file had on the index (the cache may store it under another);
-    a staged file that already exists is reused (its directory should be keyed by content).
+    a staged file that already exists is reused (its directory should be keyed by content)
+    only when its sha256 checks out (`staged_ok`): anything else found there is replaced.
     """
     wheel = parse_wheel_name(filename or source.name)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -501,12 +505,56 @@ def stage_wheel(
     old_reqs, new_reqs = requires_dist(old_text), requires_dist(new_text)
     dropped = [r for r in old_reqs if r not in new_reqs and _variant_line(r)]
     rewritten = new_text != old_text
+    if os.path.lexists(dst) and not staged_ok(source, dst, rewritten=rewritten):
+        dst.unlink()  # planted, damaged or half-written: stage it again
     if not dst.exists():
         if rewritten:
             rewrite_wheel(source, dst, replace={member: new_text.encode("utf-8")})
+            _write_digest(dst, verified_sha256(dst))
         else:
             _copy(source, dst)
+            remember(dst, verified_sha256(source))
     return StagedWheel(source, dst, rewritten, new_reqs, dropped)
+
+
+def _digest_path(dst: Path) -> Path:
+    return dst.with_name(f".{dst.name}.sha256")
+
+
+def staged_ok(source: Path, dst: Path, *, rewritten: bool) -> bool:
+    """May a staged file found on disk be installed? Hashed once per process (`cache`).
+
+    A plain copy must hash like its (verified) source. A rewritten one must hash like the
+    digest staging wrote beside it, and that digest file must be this user's own and not
+    writable by others (in a shared cache another user could plant both files).
+    """
+    if dst.is_symlink() or not dst.is_file():
+        return False
+    if not rewritten:
+        return verified_sha256(dst) == verified_sha256(source)
+    digest = _digest_path(dst)
+    try:
+        st = digest.lstat()
+        if (
+            not stat.S_ISREG(st.st_mode)
+            or st.st_uid != os.geteuid()
+            or st.st_mode & (stat.S_IWGRP | stat.S_IWOTH)
+            or st.st_size > 128
+        ):
+            return False
+        want = digest.read_text(encoding="ascii").strip()
+    except (OSError, UnicodeDecodeError):
+        return False
+    return verified_sha256(dst) == want
+
+
+def _write_digest(dst: Path, sha256: str) -> None:
+    path = _digest_path(dst)
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
+    with os.fdopen(fd, "w", encoding="ascii") as fh:
+        fh.write(sha256 + "\n")
+    os.replace(tmp, path)
 
 
 def _variant_line(req: str) -> bool:
