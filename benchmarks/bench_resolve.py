@@ -81,7 +81,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         index = build_set(Path(tmp))
         with serve_directory(index) as srv:
-            config = resolve_indexes(srv.url("simple/"), [], env={}, torch_backend="none")
+            config = resolve_indexes(
+                srv.url("simple/"), [], env={}, torch_backend="none", read_pip_files=False
+            )
             with IndexClient(config, None, supported=sup) as client:
                 memory = Memory(client, ["flash-attn", "vllm", "torch", "filelock", "einops"])
 
@@ -111,7 +113,8 @@ def main() -> None:
             line_of=PYTORCH_COMPANIONS.line_of,
         )
 
-    resolution(), baseline()  # warm imports
+    resolution()  # warm imports
+    baseline()
     ours, base = cpu_ms(resolution, runs), cpu_ms(baseline, runs)
     m_ours, m_base = statistics.median(ours), statistics.median(base)
     print(f"resolve flash-attn + vllm (3 variant packages, backtracking), {runs} runs, CPU:")

@@ -45,3 +45,40 @@ def test_install_a_consistent_set_then_pip_check_and_doctor(tmp_path: Path, back
     doctor = wheelmagic("doctor", "--platform", h100, "--python", python, env=env)
     assert doctor.returncode == 0, doctor.output
     assert "fits" in doctor.output, doctor.output
+
+
+def test_an_installed_torch_is_kept_and_decides_the_build(tmp_path: Path) -> None:
+    index = build_set(tmp_path / "set")
+    python = make_venv(tmp_path / "venv")
+    env = clean_env(tmp_path / "cache")
+    h100 = str(snapshot("h100"))
+
+    def install(*args: str):  # type: ignore[no-untyped-def]
+        return wheelmagic(
+            "install", *args, "--yes", "--backend", "pip", "--index-url", srv.url("simple/"),
+            "--torch-backend", "none", "--platform", h100, "--python", python, env=env,
+        )  # fmt: skip
+
+    def builds_of(module: str) -> str:
+        return py(python, f"import {module}; print({module}.__version__)").stdout.strip()
+
+    def builds() -> str:
+        return py(
+            python, "import torch, flash_attn; print(torch.__version__, flash_attn.__build__)"
+        ).stdout
+
+    with serve_directory(index) as srv:
+        first = install("torch==2.9.0")
+        assert first.returncode == 0, first.output
+        torch = builds_of("torch")
+        ran = install("flash-attn")
+        assert ran.returncode == 0, ran.output
+        cuda = "12" if torch.endswith("+cu128") else "13"
+        assert builds().split() == [torch, f"torch29_cu{cuda}"]  # torch kept, its build chosen
+        refused = install("vllm")  # vllm exists only for torch 2.8
+        assert refused.returncode != 0, refused.output
+        assert "installed torch 2.9.0" in refused.output, refused.output
+        assert "wheelmagic install vllm 'torch==2.8.0'" in refused.output, refused.output
+    assert builds().split() == [torch, f"torch29_cu{cuda}"]  # nothing changed
+    check = pip_check(python, env)
+    assert check.returncode == 0, check.output

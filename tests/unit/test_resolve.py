@@ -43,7 +43,7 @@ def plan(
 ) -> Plan:
     plat = load_platform(PLATFORMS / platform)
     sup = supported_properties(plat)
-    config = resolve_indexes(index_url, [], env={}, torch_backend="none")
+    config = resolve_indexes(index_url, [], env={}, torch_backend="none", read_pip_files=False)
     with IndexClient(config, None, supported=sup) as client:
         return make_plan(
             list(reqs),
@@ -132,7 +132,18 @@ def test_an_unsatisfiable_set_names_the_conflict(index_url: str) -> None:
     assert "vllm 0.11.0 [torch28_cu12] needs torch" in msg, msg
     assert "torch==2.9.0" in msg, msg
     assert msg.count("\n") <= 1, msg
+    assert "vllm 0.11.0 has builds for this machine only for torch 2.8.0 on cuda12" in msg, msg
     assert "--explain" in (err.value.hint or "")
+
+
+def test_a_conflict_is_about_the_most_constrained_package(index_url: str) -> None:
+    with pytest.raises(SelectionError) as err:
+        plan(index_url, T4, "flash-attn==2.8.3", "vllm", "torch>=2.9")
+    msg = err.value.message
+    assert msg.startswith("vllm: no consistent set of builds: vllm 0.11.0 [torch28_cu12] needs"), (
+        msg
+    )
+    assert "torch>=2.9" in msg, msg
 
 
 @pytest.mark.parametrize("reqs", [("flash-attn",), ("torch", "flash-attn")])
@@ -142,6 +153,8 @@ def test_no_build_for_this_machine_names_that_package(index_url: str, reqs: tupl
     msg = err.value.message
     assert msg.startswith("no installable build of flash-attn for this machine"), msg
     assert "no installable build of torch" not in msg
+    # each file's real obstacle (no CUDA here), not "torch 2.9.0 is being installed"
+    assert "cuda_version_lower_bound" in msg and "installed or being installed" not in msg, msg
 
 
 def test_a_cycle_resolves(index_url: str) -> None:

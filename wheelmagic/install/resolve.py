@@ -57,6 +57,7 @@ from wheelmagic.variants.selection import (
     CompanionPolicy,
     JointSelection,
     Ranked,
+    Rejection,
     Selection,
     Target,
     select,
@@ -72,6 +73,8 @@ LINE = NormalizedName("<accelerator line>")
 MAX_PACKAGES = 200
 #: resolvelib rounds (one pin or one backtrack each) before giving up.
 MAX_ROUNDS = 5000
+#: How `check_compatible` words an `abi_dependency` mismatch (variants.ordering).
+_ABI_REASON = "installed or being installed"
 #: `nvidia :: cuda_version_lower_bound` (providers.nvidia): its major is a build's CUDA line.
 _CUDA_FEATURE = ("nvidia", "cuda_version_lower_bound")
 
@@ -334,8 +337,10 @@ class _Provider(AbstractProvider):  # type: ignore[type-arg]
         label = self.variant_label if self._label_applies(name) else None
         seen: dict[str, Build] = {}
         first: Selection | None = None
+        sels: list[Selection] = []
         for world in worlds:  # builds for the most wanted co-installed release first
             sel = self.rank(req, cands, metas, world or None, label)
+            sels.append(sel)
             if first is None or (sel.ranked and not first.ranked):
                 first = sel
             for r in sel.ranked:
@@ -356,7 +361,7 @@ class _Provider(AbstractProvider):  # type: ignore[type-arg]
                     name, r.version, r.label, None, r, sup, selection=sel
                 )
         if first is not None:
-            self.selections[name] = first
+            self.selections[name] = first if first.ranked else _merged_failure(sels)
         ordered = list(seen.values())
         styled = any(
             self.companions.line_of(b.label) is not None for b in ordered if b.label != "null"
@@ -543,6 +548,20 @@ class _Provider(AbstractProvider):  # type: ignore[type-arg]
         return lines
 
 
+def _merged_failure(sels: Sequence[Selection]) -> Selection:
+    """One failed selection from several worlds: each file keeps the reason of the world whose
+    `abi_dependency` it matched (its real obstacle, e.g. CUDA), not "torch X is installed"."""
+    merged = Selection(sels[0].requirement, [], [], list(sels[0].notes))
+    by_file: dict[str, Rejection] = {}
+    for sel in sels:
+        for rej in sel.rejected:
+            have = by_file.get(rej.filename)
+            if have is None or (_ABI_REASON in have.reason and _ABI_REASON not in rej.reason):
+                by_file[rej.filename] = rej
+    merged.rejected = list(by_file.values())
+    return merged
+
+
 def _with_line(build: Build, line: str | None) -> Build:
     return Build(
         build.name,
@@ -637,7 +656,7 @@ def resolve(
             changed = [b for n, b in alt.items() if n in kept and not b.installed]
             if changed:
                 raise _keep_installed_error(requirements, changed, inst, causes) from None
-        raise _conflict_error(err.causes, causes, requested, last[0]) from None
+        raise _conflict_error(list(err.causes), causes, requested, last[0]) from None
     except ResolutionTooDeep:
         raise SelectionError(
             "no consistent set of builds for " + ", ".join(requested) + f" was found within "
@@ -697,6 +716,25 @@ def _keep_installed_error(
     )
 
 
+def _offered(name: str, builds: Sequence[Build]) -> str | None:
+    """ "vllm 0.11.0 has builds only for torch 2.8.0 on cuda12", when that is short."""
+    if not builds or any(b.installed for b in builds):
+        return None
+    combos: dict[str, None] = {}
+    for b in builds:
+        abi = [
+            f"{f} {' or '.join(vs)}"
+            for f, vs in sorted(b.properties.get(ABI_DEPENDENCY, {}).items())
+        ]
+        what = " and ".join(abi) or "any release"
+        combos[what + (f" on {b.line}" if b.line else "")] = None
+    if len(combos) > 3:
+        return None
+    versions = sorted({str(b.version) for b in builds})
+    head = f"{name} {versions[0]}" if len(versions) == 1 else str(name)
+    return f"{head} has builds for this machine only for " + ", ".join(combos)
+
+
 def _quote(text: str) -> str:
     return f"'{text}'" if any(ch in text for ch in "<>=!~; *[") else text
 
@@ -734,18 +772,26 @@ def _conflict_error(
             "for another machine; --index-url/--extra-index-url choose other indexes",
         )
     ranked = sorted([*causes, *final], key=lambda c: (c.requirement.name == LINE, c.parent is None))
-    parts = list(dict.fromkeys(_cause(c) for c in ranked))
+    between = [c for c in ranked if c.requirement.name != LINE] or ranked
+    # the package it is about: the most constrained one in the conflict (fewest builds)
+    parents = [c.parent.name for c in between if c.parent is not None and not c.parent.installed]
+    about: str = min(
+        dict.fromkeys(parents),
+        key=lambda n: len(provider.builds.get(n, ())),
+        default=next((n for n in names if n != LINE), "the request"),
+    )
+    between.sort(key=lambda c: (c.parent is None or c.parent.name != about, c.parent is not None))
+    parts = list(dict.fromkeys(_cause(c) for c in between))[:3]
     for name in empty:
         sel = provider.selections.get(name)
         parts.append(
             f"{name} has no build for this machine" + (f" ({sel.failure()})" if sel else "")
         )
-    about = next(
-        (c.parent.name for c in ranked if c.parent is not None and c.parent.name != LINE),
-        next((n for n in names if n != LINE), "the request"),
-    )
+    offer = _offered(about, provider.builds.get(NormalizedName(about), []))
     return SelectionError(
-        f"{about}: no consistent set of builds: " + "; ".join(parts[:4]),
+        f"{about}: no consistent set of builds: "
+        + "; ".join(parts)
+        + (f"\n  ({offer})" if offer else ""),
         hint="run again with --explain to see the search; pin a version or choose a build "
         "with --variant",
     )
