@@ -100,9 +100,13 @@ class Session:
     @property
     def interpreter(self) -> Interpreter:
         if self._interpreter is None:
-            from wheelmagic.interpreter import inspect_interpreter
+            from wheelmagic.interpreter import for_python_platform, inspect_interpreter
 
             self._interpreter = inspect_interpreter(self.options.python)
+            if self.options.python_platform:
+                self._interpreter = for_python_platform(
+                    self._interpreter, self.options.python_platform
+                )
         return self._interpreter
 
     @property
@@ -288,6 +292,14 @@ class Session:
         from wheelmagic.install.cache import WheelCache
         from wheelmagic.install.execute import execute
 
+        if self.options.python_platform:
+            from wheelmagic.errors import WheelmagicError
+
+            raise WheelmagicError(
+                f"--python-platform {self.options.python_platform} plans for another machine; "
+                "nothing can be installed here with it",
+                hint="add --dry-run to see the plan, or run without --python-platform",
+            )
         result = execute(
             plan,
             indexes=self.client.config,

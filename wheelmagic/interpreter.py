@@ -176,10 +176,16 @@ def _probe(python: str, timeout: float) -> Interpreter:
             f"{python}: not a working Python interpreter ({err.strerror or err})", hint=hint
         ) from None
     if proc.returncode != 0:
-        tail = (proc.stderr or proc.stdout).strip().splitlines()[-3:]
+        said = proc.stderr or proc.stdout
+        if _echoes_probe(said):
+            # not Python: a program that took the probe for a file name (`--python /bin/ls`)
+            detail = "; it does not run Python code given with -c"
+        else:
+            tail = [line[:200] for line in said.strip().splitlines()[-3:]]
+            detail = f": {' / '.join(tail)}" if tail else ""
         raise InterpreterError(
             f"{python}: not a working Python interpreter (exit status {proc.returncode}"
-            + (f": {' / '.join(tail)}" if tail else "")
+            + detail
             + ")",
             hint=hint,
         )
@@ -193,6 +199,11 @@ def _probe(python: str, timeout: float) -> Interpreter:
             f"{python}: the interpreter ran but did not print the probe's answer", hint=hint
         )
     return _from_probe(python, data)
+
+
+def _echoes_probe(text: str) -> bool:
+    """Whether a program's output repeats the probe script (it read it as an argument)."""
+    return any(line.strip() and line.strip() in text for line in _PROBE.splitlines()[1:4])
 
 
 def inspect_interpreter(
@@ -243,3 +254,126 @@ def _on_path(python: str) -> str:
 def clear_cache() -> None:
     """Forget every inspected interpreter (tests; after an interpreter was replaced)."""
     _cache.clear()
+
+
+# -- planning for another platform (`--python-platform`) --------------------------------------
+
+#: uv's `--python-platform` names (https://docs.astral.sh/uv/reference/cli/#uv-pip-install
+#: --python-platform) -> (os, arch, wheel platform tags best first). Defaults as uv's: glibc
+#: 2.28 for `*-unknown-linux-gnu`, macOS 13.0 for `*-apple-darwin`.
+_ALIASES = {
+    "linux": "x86_64-unknown-linux-gnu",
+    "macos": "aarch64-apple-darwin",
+    "windows": "x86_64-pc-windows-msvc",
+}
+_MARKERS = {
+    "linux": {"sys_platform": "linux", "platform_system": "Linux", "os_name": "posix"},
+    "macos": {"sys_platform": "darwin", "platform_system": "Darwin", "os_name": "posix"},
+    "windows": {"sys_platform": "win32", "platform_system": "Windows", "os_name": "nt"},
+}
+#: `platform.machine()` as each OS spells the architecture
+_MACHINE = {
+    ("linux", "x86_64"): "x86_64",
+    ("linux", "aarch64"): "aarch64",
+    ("macos", "x86_64"): "x86_64",
+    ("macos", "aarch64"): "arm64",
+    ("windows", "x86_64"): "AMD64",
+    ("windows", "aarch64"): "ARM64",
+}
+PYTHON_PLATFORMS = (
+    *_ALIASES,
+    "x86_64-unknown-linux-gnu",
+    "aarch64-unknown-linux-gnu",
+    "x86_64-manylinux_2_XX",
+    "aarch64-manylinux_2_XX",
+    "aarch64-apple-darwin",
+    "x86_64-apple-darwin",
+    "x86_64-pc-windows-msvc",
+    "aarch64-pc-windows-msvc",
+)
+
+
+def python_platform(name: str) -> tuple[str, str, list[str]]:
+    """(os, arch, wheel platform tags best first) for a uv `--python-platform` name."""
+    from packaging.tags import mac_platforms
+
+    spec = _ALIASES.get(name, name)
+    arch, _, rest = spec.partition("-")
+    if arch not in ("x86_64", "aarch64"):
+        raise WheelmagicError(
+            f"--python-platform {name}: unknown architecture {arch!r}",
+            hint="use one of: " + ", ".join(PYTHON_PLATFORMS),
+        )
+    glibc = 28 if rest == "unknown-linux-gnu" else None
+    if rest.startswith("manylinux_2_") and rest[len("manylinux_2_") :].isdigit():
+        glibc = int(rest[len("manylinux_2_") :])
+    if glibc is not None:
+        tags = [f"manylinux_2_{m}_{arch}" for m in range(glibc, 16, -1)]
+        tags += [f"manylinux2014_{arch}", f"linux_{arch}"]
+        return "linux", arch, tags
+    if rest == "apple-darwin":
+        mac_arch = "arm64" if arch == "aarch64" else "x86_64"
+        return "macos", arch, list(mac_platforms((13, 0), mac_arch))
+    if rest == "pc-windows-msvc":
+        return "windows", arch, ["win_arm64" if arch == "aarch64" else "win_amd64"]
+    raise WheelmagicError(
+        f"--python-platform {name}: not a platform wheelmagic knows",
+        hint="use one of: " + ", ".join(PYTHON_PLATFORMS),
+    )
+
+
+def for_python_platform(interp: Interpreter, name: str) -> Interpreter:
+    """`interp` as if it ran on the platform `name`: same Python, that platform's wheel tags
+    and markers (for planning only: nothing can be installed into it from here)."""
+    from dataclasses import replace
+
+    from packaging.tags import compatible_tags, cpython_tags
+
+    os_name, arch, platforms = python_platform(name)
+    version = (interp.python_version.major, interp.python_version.minor)
+    if interp.implementation == "cpython":
+        nodot = f"{version[0]}{version[1]}"
+        tags = [*cpython_tags(version, [f"cp{nodot}"], platforms)]
+        tags += compatible_tags(version, f"cp{nodot}", platforms)
+    else:
+        tags = list(compatible_tags(version, None, platforms))
+    markers = dict(interp.marker_env)
+    markers.update(_MARKERS[os_name])
+    markers["platform_machine"] = _MACHINE[(os_name, arch)]
+    return replace(interp, tags=tuple(tags), marker_env=markers)
+
+
+def platform_mismatch(
+    platform_os: str | None, platform_arch: str | None, interp: Interpreter
+) -> str | None:
+    """A warning when a platform snapshot describes another OS or architecture than the
+    target interpreter's tags (`--platform` alone does not change the wheel tags)."""
+    system = {"linux": "linux", "darwin": "macos", "win32": "windows"}.get(
+        interp.marker_env.get("sys_platform", ""), interp.marker_env.get("sys_platform", "")
+    )
+    machine = interp.marker_env.get("platform_machine", "")
+    arch = {"AMD64": "x86_64", "amd64": "x86_64", "arm64": "aarch64", "ARM64": "aarch64"}.get(
+        machine, machine
+    )
+    if (platform_os in (None, system)) and (platform_arch in (None, arch)):
+        return None
+    suggestion = {
+        ("linux", "x86_64"): "x86_64-unknown-linux-gnu",
+        ("linux", "aarch64"): "aarch64-unknown-linux-gnu",
+        ("macos", "aarch64"): "aarch64-apple-darwin",
+        ("macos", "x86_64"): "x86_64-apple-darwin",
+        ("windows", "x86_64"): "x86_64-pc-windows-msvc",
+        ("windows", "aarch64"): "aarch64-pc-windows-msvc",
+    }.get((platform_os or system, platform_arch or arch))
+    plats = [t.platform for t in interp.tags if t.platform != "any"]
+    tag = next((p for p in plats if p.startswith(("manylinux", "macosx", "win"))), None)
+    tag = tag or (plats[0] if plats else "any")
+    return (
+        f"the platform snapshot is {platform_os} {platform_arch}, but the target interpreter "
+        f"runs on {system} {arch}: the wheel tags ({tag}) are the interpreter's"
+        + (
+            f"; add --python-platform {suggestion} to plan with that machine's tags"
+            if suggestion
+            else ""
+        )
+    )

@@ -44,6 +44,8 @@ class Options:
     explain: bool = False
     #: None: WHEELMAGIC_PREFER, else "fit"
     prefer: Prefer | None = None
+    #: plan with another platform's wheel tags and markers (uv's names; planning only)
+    python_platform: str | None = None
 
 
 # -- the option table shared by `wheelmagic install|preinstall` and `%variant_install` ---------
@@ -124,6 +126,13 @@ def add_install_arguments(p: argparse.ArgumentParser) -> None:
         action="store_true",
         help="reinstall even when the chosen build is already installed",
     )
+    p.add_argument(
+        "--python-platform",
+        metavar="PLATFORM",
+        help="plan with this platform's wheel tags (as uv: linux, macos, windows, "
+        "aarch64-apple-darwin, x86_64-manylinux_2_28, ...); with --platform FILE for "
+        "another machine; planning only (--dry-run)",
+    )
     add_target_arguments(p)
 
 
@@ -149,4 +158,5 @@ def from_arguments(ns: argparse.Namespace) -> Options:
         dry_run=ns.dry_run,
         explain=ns.explain,
         prefer=ns.prefer,
+        python_platform=getattr(ns, "python_platform", None),
     )

@@ -21,6 +21,7 @@ from wheelmagic.index.urls import redact
 from wheelmagic.install.accelerator import UnusedAccelerator, unused_accelerator
 from wheelmagic.install.failure import failure
 from wheelmagic.install.resolve import pep825_rank, resolve
+from wheelmagic.interpreter import platform_mismatch
 from wheelmagic.variants.markers import VariantEnvironment
 from wheelmagic.variants.metadata import VariantsMetadata
 from wheelmagic.variants.ordering import SupportedProperties, resolve_supported
@@ -175,6 +176,9 @@ def make_plan(
     variants: dict[str, Mapping[Version, VariantsMetadata]] = {}
     reasons: list[str] = []
     warnings: list[str] = []
+    mismatch = platform_mismatch(platform.os, platform.arch, interpreter)
+    if mismatch:
+        warnings.append(mismatch)
     read: dict[str, ProjectFiles] = {}
     for name in names:
         files = read[name] = source.project(name)
