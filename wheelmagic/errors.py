@@ -35,6 +35,9 @@ class DownloadError(WheelmagicError):
 class SelectionError(WheelmagicError):
     """No candidate fits: the message lists why each was rejected."""
 
+    #: the search that failed, in words, for `--explain` (set by `install.resolve`)
+    explanation: tuple[str, ...] = ()
+
 
 class InstallError(WheelmagicError):
     """The installer failed; the previous environment was left as it was."""

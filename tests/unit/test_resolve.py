@@ -134,6 +134,8 @@ def test_an_unsatisfiable_set_names_the_conflict(index_url: str) -> None:
     assert msg.count("\n") <= 1, msg
     assert "vllm 0.11.0 has builds for this machine only for torch 2.8.0 on cuda12" in msg, msg
     assert "--explain" in (err.value.hint or "")
+    search = err.value.explanation  # what --explain prints
+    assert search[0] == "the search:" and any("backtrack" in line for line in search), search
 
 
 def test_a_conflict_is_about_the_most_constrained_package(index_url: str) -> None:

@@ -27,6 +27,7 @@ def register(sub: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from wheelmagic.app import Session
+    from wheelmagic.errors import SelectionError
     from wheelmagic.options import from_arguments
     from wheelmagic.ui.format import platform_summary
     from wheelmagic.ui.text import TextRenderer
@@ -34,7 +35,12 @@ def run(args: argparse.Namespace) -> int:
     options = from_arguments(args)
     renderer = TextRenderer(out=sys.stderr if args.json else None)
     with Session(options) as session:
-        plan = session.plan(args.requirements)
+        try:
+            plan = session.plan(args.requirements)
+        except SelectionError as err:
+            if options.explain and err.explanation:  # the search that found no set
+                print("\n".join(err.explanation), file=sys.stderr)
+            raise
         if args.json and (options.dry_run or plan.nothing_to_do):
             print(json.dumps(plan.to_json(), indent=2))
             return 0

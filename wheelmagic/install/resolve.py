@@ -656,7 +656,9 @@ def resolve(
             changed = [b for n, b in alt.items() if n in kept and not b.installed]
             if changed:
                 raise _keep_installed_error(requirements, changed, inst, causes) from None
-        raise _conflict_error(list(err.causes), causes, requested, last[0]) from None
+        failure = _conflict_error(list(err.causes), causes, requested, last[0])
+        failure.explanation = tuple(search)
+        raise failure from None
     except ResolutionTooDeep:
         raise SelectionError(
             "no consistent set of builds for " + ", ".join(requested) + f" was found within "
