@@ -34,13 +34,20 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from traitlets import Enum, List, Unicode
+from traitlets import Enum, Float, List, Unicode
 from traitlets.config import Configurable
 
 POLICIES: tuple[str, ...] = ("auto", "fix", "warn", "off")
 DEFAULT_POLICY = "auto"
 #: what an unknown WHEELMAGIC_ON_MISMATCH value means: explain, never install
 UNKNOWN_POLICY = "warn"
+#: the total time the hook's network work (index pages, variants.json) may take before the
+#: import goes on with the installed build; an index that never answers cost 91 s before
+DEFAULT_NETWORK_TIMEOUT = 10.0
+ENV_NETWORK_TIMEOUT = "WHEELMAGIC_HOOK_TIMEOUT"
+#: how long an import waits for another process's install into the same environment
+DEFAULT_LOCK_WAIT = 300.0
+ENV_LOCK_WAIT = "WHEELMAGIC_HOOK_LOCK_WAIT"
 ENV_POLICY = "WHEELMAGIC_ON_MISMATCH"
 
 
@@ -68,6 +75,18 @@ class Wheelmagic(Configurable):  # type: ignore[misc]
         help="Extra indexes to install fixes from (as --extra-index-url).",
     ).tag(config=True)
 
+    network_timeout = Float(
+        DEFAULT_NETWORK_TIMEOUT,
+        help="Seconds the import hook's index queries may take in total before `import torch` "
+        "goes on with the installed build (WHEELMAGIC_HOOK_TIMEOUT wins over this).",
+    ).tag(config=True)
+
+    lock_wait = Float(
+        DEFAULT_LOCK_WAIT,
+        help="Seconds an import waits for another process's install into this environment "
+        "before stopping with an explanation (WHEELMAGIC_HOOK_LOCK_WAIT wins over this).",
+    ).tag(config=True)
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -78,6 +97,10 @@ class Settings:
     index_url: str | None = None
     extra_index_urls: tuple[str, ...] = ()
     warnings: tuple[str, ...] = field(default_factory=tuple)
+    #: seconds for all of a fix's index queries (planning), then the import goes on
+    network_timeout: float = DEFAULT_NETWORK_TIMEOUT
+    #: seconds to wait for another process's install into this environment
+    lock_wait: float = DEFAULT_LOCK_WAIT
 
     @property
     def fixes_broken(self) -> bool:
@@ -124,10 +147,31 @@ def load_settings(ip: Any = None, environ: Mapping[str, str] | None = None) -> S
                 f"wheelmagic: ignoring {ENV_POLICY}={raw!r} (expected one of "
                 f"{', '.join(POLICIES)}); using {policy!r}: nothing is installed automatically"
             )
+    network_timeout = _seconds(env, ENV_NETWORK_TIMEOUT, configurable.network_timeout, warnings)
+    lock_wait = _seconds(env, ENV_LOCK_WAIT, configurable.lock_wait, warnings)
     return Settings(
         on_mismatch=policy,
         source=source,
         index_url=configurable.index_url,
         extra_index_urls=tuple(configurable.extra_index_urls),
         warnings=tuple(warnings),
+        network_timeout=network_timeout,
+        lock_wait=lock_wait,
     )
+
+
+def _seconds(env: Mapping[str, str], name: str, default: float, warnings: list[str]) -> float:
+    """A positive number of seconds from `env[name]`, else `default` (a bad value: a warning)."""
+    raw = env.get(name, "").strip()
+    if not raw:
+        return float(default)
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if value > 0:
+        return value
+    warnings.append(
+        f"wheelmagic: ignoring {name}={raw!r} (expected seconds > 0); using {default:g}"
+    )
+    return float(default)

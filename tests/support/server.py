@@ -24,7 +24,8 @@ What it does:
   length), `truncate` (send `after` bytes, no Content-Length, close), `drop` (declare the full
   length, send `after` bytes, close: the connection dies mid-file), `slow` (`delay` seconds
   per 64 KiB chunk), `redirect` (302 to `location`), `body` (serve `body` with `content_type`),
-  `no-range` (ignore Range, answer 200);
+  `no-range` (ignore Range, answer 200), `gate` (hold the request until `gate`, an Event, is
+  set; then serve it normally);
 * `requests`: every request seen (method, path, headers, status, body bytes sent).
 """
 
@@ -61,6 +62,8 @@ class Fault:
     location: str = ""
     body: bytes = b""
     content_type: str = "text/html"
+    #: `gate`: hold the request until the test sets this event (at most 300 s), then serve it
+    gate: threading.Event | None = None
 
 
 @dataclass
@@ -146,6 +149,9 @@ def _make_handler(server: Server) -> type[BaseHTTPRequestHandler]:
         def _serve(self, head: bool) -> None:
             path = urlsplit(self.path).path
             fault = server.take_fault(path)
+            if fault and fault.kind == "gate" and fault.gate is not None:
+                fault.gate.wait(300)  # the test opens it once it saw what it waits for
+                fault = None
             if fault and fault.kind == "status":
                 self._simple(fault.code, f"injected {fault.code}".encode(), head=head)
                 return

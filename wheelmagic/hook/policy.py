@@ -20,15 +20,26 @@ re-raised by the finder, unchanged in type, with this module's explanation added
 
 An on-disk record (`wheelmagic.attempts`) stops a second automatic fix of the same mismatch,
 so a fix that does not help can never loop through restarts.
+
+Other processes: before reading what is installed, an import waits (bounded, said out loud)
+while another process holds the environment's install lock; a fix runs under the
+environment's hook-fix lock, and a process that had to wait for it reads what is installed
+again before doing anything. A fix's index queries have one total deadline
+(`Settings.network_timeout`), after which the import goes on with the installed build.
 """
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import os
 import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from importlib.abc import Loader
+from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING
 
@@ -36,10 +47,11 @@ from wheelmagic.hook.causes import ErrorCause, classify_error
 from wheelmagic.hook.finder import PREFIX, WATCHED, RestartRequired, other_finders_spec, say
 
 if TYPE_CHECKING:
-    from wheelmagic.app import Checkup
+    from wheelmagic.app import Checkup, Session
     from wheelmagic.config import Settings
     from wheelmagic.hook.finder import HookFinder
     from wheelmagic.install.execute import Change
+    from wheelmagic.install.plan import Plan
     from wheelmagic.pytorch.diagnose import Diagnosis, Fix
 
 
@@ -157,11 +169,97 @@ def run_fix(fix: Fix, settings: Settings) -> FixOutcome:
 
     options = Options(index_url=settings.index_url, extra_index_urls=settings.extra_index_urls)
     with Session(options) as session:
-        plan = session.plan_fix(fix, log)
+        plan = plan_within(session, fix, log, settings.network_timeout)
         if plan.nothing_to_do:
             return FixOutcome((), plan.summary())
         result = session.install(plan, log=log)
     return FixOutcome(tuple(result.changed), result.summary())
+
+
+def plan_within(session: Session, fix: Fix, log: Callable[[str], None], seconds: float) -> Plan:
+    """`session.plan_fix(fix)` (the index queries) within `seconds` in all, or `NetworkDeadline`.
+
+    An index that accepts connections and never answers held `import torch` for 91 s (three
+    connections, 30 s each): the HTTP layer's timeouts are per request, so the hook bounds
+    the whole planning from outside. The planning runs in a daemon thread; when the deadline
+    passes, the session's client is closed (which ends the stuck requests as they next touch
+    their connection) and the thread's late result, or its late log lines, are dropped. The
+    install itself only ever starts here, in the importing thread, after a plan came in time.
+    """
+    done = threading.Event()
+    expired = threading.Event()
+    box: dict[str, Plan | BaseException] = {}
+
+    def quiet(message: str) -> None:
+        if not expired.is_set():
+            log(message)
+
+    def work() -> None:
+        try:
+            box["plan"] = session.plan_fix(fix, quiet)
+        except BaseException as err:  # handed to the importing thread
+            box["error"] = err
+        finally:
+            done.set()
+
+    threading.Thread(target=work, name="wheelmagic-hook-plan", daemon=True).start()
+    if not done.wait(seconds):
+        expired.set()
+        with contextlib.suppress(Exception):
+            session.close()
+        raise NetworkDeadline(seconds)
+    err = box.get("error")
+    if isinstance(err, BaseException):
+        raise err
+    plan = box["plan"]
+    assert not isinstance(plan, BaseException)
+    return plan
+
+
+class NetworkDeadline(Exception):
+    """The fix's index queries did not finish in the hook's total time."""
+
+    def __init__(self, seconds: float) -> None:
+        from wheelmagic.config import ENV_NETWORK_TIMEOUT
+
+        super().__init__(
+            f"the index did not answer within {seconds:g}s (the import hook's limit: "
+            f"{ENV_NETWORK_TIMEOUT} or c.Wheelmagic.network_timeout); importing the build "
+            "that is installed"
+        )
+
+
+class EnvironmentBusy(RestartRequired):
+    """Another process is still changing this environment: this import stops, explained.
+
+    A `RestartRequired` (so an `ImportError` the finder lets through) without the restart:
+    running the import again once the other process is done is enough.
+    """
+
+
+def lock_paths() -> tuple[Path, Path] | None:
+    """This environment's install lock (`install.lock`) and the hook's fix lock beside it.
+
+    None when neither the prefix nor the cache can hold a lock file (nothing to coordinate).
+    """
+    from wheelmagic._fs import cache_dir
+    from wheelmagic.install.lock import lock_path
+
+    try:
+        path = lock_path(sys.prefix, cache_dir())
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return None
+    return path, path.with_name(path.name + ".hook")
+
+
+def _owner(lock: Path) -> str:
+    """` (pid N, since HH:MM:SS)` from the lock's owner file, or ''."""
+    try:
+        pid, _, since = lock.with_name(lock.name + ".owner").read_text().strip().partition(" ")
+    except OSError:
+        return ""
+    return f" (pid {pid}, since {since})" if pid else ""
 
 
 def _shell(ip: object) -> object:
@@ -191,6 +289,8 @@ class Policy:
         self.noop_fix = False
         #: set once this process holds a build that was replaced on disk
         self.restart_pending: str | None = None
+        #: this process holds the environment's hook-fix lock (`_exclusive` is re-entrant)
+        self._holding = False
 
     def new_import(self) -> None:
         """Per import: its check and its failure share one report."""
@@ -223,6 +323,7 @@ class Policy:
         settings = self._settings()
         if settings.on_mismatch == "off":
             return None
+        self._wait_for_installs(name, settings)
         checkup = self._doctor()
         self.checkup = checkup
         if checkup is None:
@@ -230,6 +331,32 @@ class Policy:
         m = Mismatch.of(checkup.diagnosis)
         if m.status not in ("suboptimal", "broken"):
             return None
+        if self._would_fix(m, settings):
+            with self._exclusive(name, settings) as waited:
+                if waited:
+                    # another process fixed (or tried to fix) this environment while we
+                    # waited: judge what is installed now, never what we saw before
+                    checkup = self._doctor()
+                    self.checkup = checkup
+                    if checkup is None:
+                        return None
+                    m = Mismatch.of(checkup.diagnosis)
+                    if m.status not in ("suboptimal", "broken"):
+                        say(
+                            f"{PREFIX} another process installed a fitting {name} build "
+                            "while this one waited: importing it"
+                        )
+                        return self._refind(name, module)
+                return self._act(name, module, m, settings)
+        return self._act(name, module, m, settings)
+
+    def _would_fix(self, m: Mismatch, settings: Settings) -> bool:
+        return (m.status == "broken" and settings.fixes_broken) or (
+            m.status == "suboptimal" and settings.fixes_suboptimal
+        )
+
+    def _act(self, name: str, module: ModuleType, m: Mismatch, settings: Settings) -> Loader | None:
+        """The policy's answer to a mismatch: a line, or a fix (and then continue or restart)."""
         hint = self._hint(m)
         if m.status == "suboptimal" and not settings.fixes_suboptimal:
             say(f"{PREFIX} {m.first_reason}; for the best build run: {hint}")
@@ -258,11 +385,98 @@ class Policy:
             f"{PREFIX} {name} was replaced by a fitting build; restart to use it", name=name
         )
 
+    # -- other processes -------------------------------------------------------------------------
+    def _wait_for_installs(self, name: str, settings: Settings) -> None:
+        """Before reading what is installed: let an install into this environment finish.
+
+        `wheelmagic install` (a terminal, another kernel's fix) holds the environment's lock
+        while files are replaced; importing then would load a half-replaced package. Wait for
+        it (bounded, said out loud); past the bound, stop the import with an explanation.
+        """
+        paths = lock_paths()
+        if paths is None:
+            return
+        with self._locked(paths[0], name, settings, "installing into"):
+            pass
+
+    @contextlib.contextmanager
+    def _exclusive(self, name: str, settings: Settings) -> Iterator[bool]:
+        """Hold this environment's hook-fix lock from the fix's claim to its install.
+
+        Yields True when another process held it first (it may have fixed what we saw).
+        Two kernels importing a mismatched torch at once: the second waits here, then
+        re-reads what is installed, instead of importing a build being replaced or
+        installing the same build again (with two cache directories, two attempt records).
+        """
+        paths = lock_paths()
+        if self._holding or paths is None:
+            yield False
+            return
+        self._holding = True
+        try:
+            with self._locked(paths[1], name, settings, "fixing") as waited:
+                yield waited
+        finally:
+            self._holding = False
+
+    @contextlib.contextmanager
+    def _locked(self, path: Path, name: str, settings: Settings, doing: str) -> Iterator[bool]:
+        from filelock import FileLock, Timeout
+
+        lock = FileLock(str(path))
+        owner = path.with_name(path.name + ".owner")
+        waited = False
+        try:
+            lock.acquire(timeout=0)
+        except Timeout:
+            waited = True
+            who = _owner(path)
+            say(
+                f"{PREFIX} another process{who} is {doing} {sys.prefix}; waiting for it "
+                f"(up to {settings.lock_wait:g}s) before importing {name} ..."
+            )
+            try:
+                lock.acquire(timeout=settings.lock_wait)
+            except Timeout:
+                from wheelmagic.config import ENV_LOCK_WAIT
+
+                self.finder._checked = False  # the next import of `name` checks again
+                raise EnvironmentBusy(
+                    f"{PREFIX} not importing {name}: another process{who} is still {doing} "
+                    f"{sys.prefix} after {settings.lock_wait:g}s, and {name} may be half "
+                    f"replaced. Import it again when that process is done (raise "
+                    f"{ENV_LOCK_WAIT} to wait longer); the lock is {path}",
+                    name=name,
+                ) from None
+            say(f"{PREFIX} the other process is done; reading what is installed now")
+        except OSError:
+            yield False  # no lock file possible here: nothing to coordinate with
+            return
+        try:
+            if doing == "fixing":
+                with contextlib.suppress(OSError):
+                    owner.write_text(f"{os.getpid()} {time.strftime('%H:%M:%S')}\n")
+            yield waited
+        finally:
+            if doing == "fixing":
+                with contextlib.suppress(OSError):
+                    owner.unlink()
+            lock.release()
+
     # -- fixing ----------------------------------------------------------------------------------
     def _fix(
         self, m: Mismatch, settings: Settings, name: str, cause: ErrorCause | None
     ) -> FixOutcome | None:
-        """Apply the fix once per mismatch (on-disk record); None when nothing changed."""
+        """Apply the fix once per mismatch (on-disk record); None when nothing changed.
+
+        Under the environment's hook-fix lock: one process fixes at a time.
+        """
+        with self._exclusive(name, settings):
+            return self._fix_locked(m, settings, name, cause)
+
+    def _fix_locked(
+        self, m: Mismatch, settings: Settings, name: str, cause: ErrorCause | None
+    ) -> FixOutcome | None:
         from wheelmagic.attempts import Attempts, interpreter_id
 
         hint = self._hint(m)
