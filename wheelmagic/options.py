@@ -41,7 +41,8 @@ class Options:
     pre: bool = False
     reinstall: bool = False
     dry_run: bool = False
-    explain: bool = False
+    #: True: the reasons, files for other platforms/Pythons counted; "all": every file listed
+    explain: bool | Literal["all"] = False
     #: None: WHEELMAGIC_PREFER, else "fit"
     prefer: Prefer | None = None
     #: plan with another platform's wheel tags and markers (uv's names; planning only)
@@ -105,7 +106,17 @@ def add_install_arguments(p: argparse.ArgumentParser) -> None:
         help="install this variant label (cuda13.0, null, ...) instead of the best",
     )
     p.add_argument("--dry-run", action="store_true", help="show the plan; change nothing")
-    p.add_argument("--explain", action="store_true", help="show every file considered and why")
+    p.add_argument(
+        "--explain",
+        action="store_true",
+        help="show the files considered and why (files for other platforms or Pythons counted)",
+    )
+    p.add_argument(
+        "--explain=all",
+        dest="explain_all",
+        action="store_true",
+        help="as --explain, listing every file for other platforms or Pythons too",
+    )
     p.add_argument("--yes", "-y", action="store_true", help="do not ask before installing")
     p.add_argument(
         "--backend",
@@ -156,7 +167,7 @@ def from_arguments(ns: argparse.Namespace) -> Options:
         pre=ns.pre,
         reinstall=ns.reinstall,
         dry_run=ns.dry_run,
-        explain=ns.explain,
+        explain="all" if getattr(ns, "explain_all", False) else ns.explain,
         prefer=ns.prefer,
         python_platform=getattr(ns, "python_platform", None),
     )

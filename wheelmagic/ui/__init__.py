@@ -27,7 +27,7 @@ class Renderer(Protocol):
         plan: Plan,
         *,
         detected: str | None = None,
-        explain: bool = False,
+        explain: bool | str = False,
         dry_run: bool = False,
     ) -> None: ...
 

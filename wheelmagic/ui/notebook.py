@@ -55,14 +55,14 @@ class NotebookRenderer:
         plan: Plan,
         *,
         detected: str | None = None,
-        explain: bool = False,
+        explain: bool | str = False,
         dry_run: bool = False,
     ) -> None:
         report = plan_report(plan, detected=detected, dry_run=dry_run)
         body = table_html(report.rows, report.title)
         text = table_text(report.rows, report.title)
         if explain:
-            lines = "\n".join(plan_explanation(plan))
+            lines = "\n".join(plan_explanation(plan, all_files=explain == "all"))
             body += (
                 '<details open><summary>why</summary><pre style="font-size: 11px">'
                 + html.escape(lines)

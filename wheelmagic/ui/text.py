@@ -51,12 +51,12 @@ class TextRenderer:
         plan: Plan,
         *,
         detected: str | None = None,
-        explain: bool = False,
+        explain: bool | str = False,
         dry_run: bool = False,
     ) -> None:
         self._print(plan_report(plan, detected=detected, dry_run=dry_run).text())
         if explain:
-            self._print("\n".join(plan_explanation(plan)))
+            self._print("\n".join(plan_explanation(plan, all_files=explain == "all")))
 
     def progress(self, event: ProgressEvent) -> None:
         name = event.filename
