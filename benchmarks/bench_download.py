@@ -39,6 +39,49 @@ def _serve(root: str, queue: multiprocessing.Queue) -> None:  # type: ignore[typ
         time.sleep(3600)
 
 
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(1 << 20):
+            h.update(block)
+    return h.hexdigest()
+
+
+PEAK = """
+import resource, sys
+from pathlib import Path
+from wheelmagic.install.cache import WheelCache
+from wheelmagic.install.download import Fetcher
+url, sha, size, cache = sys.argv[1], sys.argv[2], int(sys.argv[3]), Path(sys.argv[4])
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+if sha != "-":
+    with Fetcher(WheelCache(cache)) as f:
+        f.fetch(url, sha256=sha, size=size)
+print(before, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+"""
+
+
+def peak_memory(base: str, tmp: Path, size_mb: int) -> tuple[int, int, int]:
+    """(file bytes, peak RSS KiB of a process that downloads it, of one that only imports)"""
+    (tmp / "www" / "files" / "peak").mkdir(parents=True, exist_ok=True)
+    path = random_file(tmp / "www" / "files" / "peak" / "peak-1.0-py3-none-any.whl", size_mb << 20)
+    sha, size = _sha256(path), path.stat().st_size
+    url = f"{base}files/peak/{path.name}"
+    got = []
+    for s in (sha, "-"):
+        out = subprocess.run(
+            [sys.executable, "-c", PEAK, url, s, str(size), str(tmp / "peak-cache")],
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=ROOT,
+        ).stdout.split()
+        got.append(int(out[1]))
+    path.unlink()
+    shutil.rmtree(tmp / "peak-cache", ignore_errors=True)
+    return size, got[0], got[1]
+
+
 def _time(fn) -> float:  # type: ignore[no-untyped-def]
     t0 = time.perf_counter()
     fn()
@@ -51,6 +94,12 @@ def main() -> int:
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--wheel", type=Path)
     ap.add_argument("--parallel", type=int, default=0, help="also time N parallel ranges")
+    ap.add_argument(
+        "--peak-mb",
+        type=int,
+        default=0,
+        help="also download a file of this many MiB in a fresh process and report its peak RSS",
+    )
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp_s:
         tmp = Path(tmp_s)
@@ -64,7 +113,7 @@ def main() -> int:
             random_file(www / "files" / name, args.size_mb << 20)
         path = www / "files" / name
         size = path.stat().st_size
-        sha = hashlib.sha256(path.read_bytes()).hexdigest()
+        sha = _sha256(path)
         project = name.split("-")[0].lower().replace("_", "-")
         page = www / "simple" / project
         page.mkdir(parents=True)
@@ -84,13 +133,15 @@ def main() -> int:
                     cache = WheelCache(tmp / f"cache-{parallel}-{run}")
                     with Fetcher(cache, parallel=parallel) as f:
                         f.fetch(url, filename=name, sha256=sha, size=size)
-                    shutil.rmtree(cache.dir)
 
+                # (deleting the cached file is not part of the download: curl's is not timed)
                 results["wheelmagic"].append(_time(wm))
+                shutil.rmtree(tmp / f"cache-1-{run}")
                 if args.parallel > 1:
                     results[f"wheelmagic parallel={args.parallel}"].append(
                         _time(lambda: wm(args.parallel))
                     )
+                    shutil.rmtree(tmp / f"cache-{args.parallel}-{run}")
                 out = tmp / "curl.out"
                 results["curl"].append(
                     _time(
@@ -132,6 +183,7 @@ def main() -> int:
                     )
                 )
                 shutil.rmtree(dest)
+            peak = peak_memory(base, tmp, args.peak_mb) if args.peak_mb else None
         finally:
             proc.terminate()
             proc.join()
@@ -141,9 +193,17 @@ def main() -> int:
             print(f"  {k:28s} {v:7.3f} s  {size / v / 1e6:8.0f} MB/s")
         for other in ("curl", "pip download"):
             print(f"  wheelmagic / {other}: {med['wheelmagic'] / med[other]:.2f}")
+        spread = {k: f"{min(v):.3f}-{max(v):.3f} s" for k, v in results.items()}
+        print("  spreads (min-max): " + "; ".join(f"{k} {v}" for k, v in spread.items()))
         if args.parallel > 1:
             key = f"wheelmagic parallel={args.parallel}"
             print(f"  {key} / wheelmagic: {med[key] / med['wheelmagic']:.2f}")
+        if peak is not None:
+            size_b, with_kib, without_kib = peak
+            print(
+                f"peak memory: {size_b / 1e6:.0f} MB file: peak RSS {with_kib / 1024:.1f} MiB "
+                f"(a process that only imports: {without_kib / 1024:.1f} MiB)"
+            )
     return 0
 
 

@@ -19,6 +19,7 @@ import contextlib
 import hashlib
 import json
 import os
+import queue
 import shutil
 import threading
 import time
@@ -320,10 +321,10 @@ class Fetcher:
             expected_total = size if size is not None else total
             throttle = Throttle(self.progress, name, expected_total, start_bytes=offset)
             with open(part, mode) as fh:
-                for chunk in resp.iter_raw():
-                    fh.write(chunk)
-                    h.update(chunk)
-                    throttle.update(len(chunk))
+                with _Pipeline(fh.write, h.update) as sink:
+                    for chunk in resp.iter_raw():
+                        sink.put(chunk)
+                        throttle.update(len(chunk))
                 fh.flush()
             have = part.stat().st_size
             if expected_total is not None and have < expected_total:
@@ -387,6 +388,93 @@ class Fetcher:
             os.close(fd)
         throttle.finish()
         return _hash_file(part)
+
+
+class _Pipeline:
+    """Write and hash a stream's chunks on worker threads (one per `works`) while the caller
+    receives.
+
+    Receiving (httpx/h11 in Python), writing and sha256 each take a similar share of a
+    loopback download when done in turn on one thread; `write` and `update` release the GIL
+    for large buffers, so the threads overlap them (the writer and the hasher read the same
+    immutable `bytes`). httpcore hands over 64 KiB at a time: they are joined into `BATCH`
+    bytes first, so the workers see one queue hand-off (and one syscall, one `update`) per
+    MiB instead of sixteen. Each queue holds at most `DEPTH` batches, so memory stays bounded
+    (about `DEPTH` x `BATCH`) whatever the file's size. The first error of a worker is raised
+    to the caller at the next `put` or at exit.
+    """
+
+    BATCH = 1 << 20
+    DEPTH = 16
+
+    def __init__(self, *works: Callable[[bytes], object]) -> None:
+        self._queues: list[queue.Queue[bytes | None]] = []
+        self._threads: list[threading.Thread] = []
+        self._pending: list[bytes] = []
+        self._size = 0
+        self.error: BaseException | None = None
+        for work in works:
+            q: queue.Queue[bytes | None] = queue.Queue(self.DEPTH)
+            t = threading.Thread(target=self._run, args=(q, work), daemon=True)
+            self._queues.append(q)
+            self._threads.append(t)
+            t.start()
+
+    def _run(self, q: queue.Queue[bytes | None], work: Callable[[bytes], object]) -> None:
+        while (chunk := q.get()) is not None:
+            if self.error is None:
+                try:
+                    work(chunk)
+                except BaseException as err:  # handed to the caller
+                    self.error = err
+
+    def put(self, chunk: bytes) -> None:
+        if self.error is not None:
+            raise self.error
+        self._pending.append(chunk)
+        self._size += len(chunk)
+        if self._size >= self.BATCH:
+            self._hand_over()
+
+    def _hand_over(self) -> None:
+        if self._pending:
+            batch = b"".join(self._pending)
+            self._pending, self._size = [], 0
+            for q in self._queues:
+                q.put(batch)
+
+    def __enter__(self) -> _Pipeline:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if exc[0] is None:
+            self._hand_over()
+        for q in self._queues:
+            q.put(None)
+        for t in self._threads:
+            t.join()
+        if self.error is not None and exc[0] is None:
+            raise self.error
+
+
+def _int(value: str | None) -> int | None:
+    return int(value) if value and value.isdigit() else None
+
+
+def _parse_content_range(value: str) -> tuple[int | None, int | None]:
+    # "bytes 100-199/200"
+    try:
+        unit, _, rest = value.partition(" ")
+        span, _, total = rest.partition("/")
+        start = int(span.split("-")[0])
+        return start, (int(total) if total.isdigit() else None)
+    except ValueError:
+        return None, None
+
+
+def _content_range_total(value: str) -> int | None:
+    _, _, total = value.rpartition("/")
+    return int(total) if total.isdigit() else None
 
 
 def _int(value: str | None) -> int | None:

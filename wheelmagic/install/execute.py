@@ -172,11 +172,11 @@ def execute(
     if download is None:
         from wheelmagic.install.download import planned_downloader
 
-        download = planned_downloader(cache, indexes, progress)
+        download = planned_downloader(cache, indexes, _combined(progress, plan.packages))
 
-    # 1. download + verify + stage: nothing in the environment changes yet
-    for planned in plan.packages:
-        path = _download_one(download, planned)
+    # 1. download (several files at once) + verify + stage: nothing in the environment changes
+    paths = _download_all(download, plan.packages)
+    for planned, path in zip(plan.packages, paths, strict=True):
         result.staged.append(_stage_one(planned, path, cache))
     say("downloaded and verified " + ", ".join(s.source.name for s in result.staged))
 
@@ -235,6 +235,42 @@ def execute(
 
 # ---------------------------------------------------------------------------------------------
 # steps
+
+
+#: files of one plan downloaded at once (torch, torchvision, torchaudio: the big one decides)
+PARALLEL_DOWNLOADS = 4
+
+
+def _combined(
+    progress: ProgressCallback | None, files: Sequence[PlannedFile]
+) -> ProgressCallback | None:
+    """One progress display for the files downloading together."""
+    if progress is None or len(files) < 2:
+        return progress
+    from wheelmagic.install.progress import Combined
+
+    return Combined(progress, [(f.filename, f.size) for f in files])
+
+
+def _download_all(fetch: Downloader, files: Sequence[PlannedFile]) -> list[Path]:
+    """Every planned file, downloaded and verified, at most `PARALLEL_DOWNLOADS` at a time.
+
+    The first failure (in plan order) is raised once the downloads under way have stopped;
+    files not started yet are not started. Nothing in the environment has changed.
+    """
+    if len(files) < 2:
+        return [_download_one(fetch, f) for f in files]
+    from concurrent.futures import ThreadPoolExecutor
+
+    workers = min(PARALLEL_DOWNLOADS, len(files))
+    with ThreadPoolExecutor(workers, thread_name_prefix="wheelmagic-download") as pool:
+        futures = [pool.submit(_download_one, fetch, f) for f in files]
+        try:
+            return [f.result() for f in futures]
+        except BaseException:
+            for f in futures:
+                f.cancel()
+            raise
 
 
 def _download_one(fetch: Downloader, planned: PlannedFile) -> Path:

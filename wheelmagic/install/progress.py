@@ -8,7 +8,7 @@ Drawing them is `wheelmagic.ui`'s job (`TextRenderer.progress`, `NotebookRendere
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 
@@ -71,3 +71,58 @@ class Throttle:
     def finish(self) -> None:
         if self.callback is not None:
             self.callback(self._event(True))
+
+
+class Combined:
+    """Several files downloading at once, shown as one progress display.
+
+    The files of one plan download in parallel (`wheelmagic.install.execute`); each sends its
+    own throttled events from its own thread. This sums them into events for one display
+    named after the set ("3 files: torch-....whl and 2 more"), about `per_second` a second,
+    and finished when every file is. Thread-safe.
+    """
+
+    def __init__(
+        self,
+        callback: ProgressCallback,
+        files: Sequence[tuple[str, int | None]],
+        per_second: float = 10.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        import threading
+
+        self.callback = callback
+        first = files[0][0] if files else ""
+        self.name = f"{len(files)} files: {first} and {len(files) - 1} more"
+        sizes = [size for _name, size in files]
+        self.total = None if any(s is None for s in sizes) else sum(s or 0 for s in sizes)
+        self.expected = {name for name, _size in files}
+        self.done: dict[str, int] = {}
+        self.start: dict[str, int] = {}
+        self.finished: set[str] = set()
+        self.clock = clock
+        self.t0 = clock()
+        self.last = float("-inf")
+        self.interval = 1.0 / per_second
+        self._lock = threading.Lock()
+
+    def __call__(self, event: ProgressEvent) -> None:
+        with self._lock:
+            name = event.filename
+            if name not in self.start:
+                # a resumed or cached file: what it already had is not this run's rate
+                self.start[name] = event.done_bytes
+            self.done[name] = event.done_bytes
+            if event.finished:
+                self.finished.add(name)
+            complete = self.expected <= self.finished
+            now = self.clock()
+            if not complete and now - self.last < self.interval:
+                return
+            self.last = now
+            done = sum(self.done.values())
+            fresh = sum(self.done[n] - self.start[n] for n in self.done)
+            rate = max(fresh, 0) / max(now - self.t0, 1e-6)
+            eta = (self.total - done) / rate if self.total and rate > 0 else None
+            out = ProgressEvent(self.name, self.total, done, rate, eta, complete)
+        self.callback(out)
