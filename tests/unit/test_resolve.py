@@ -14,7 +14,7 @@ from packaging.version import Version
 from support.server import serve_directory
 from support.variant_sets import build_chain, build_set
 
-from wheelmagic.errors import SelectionError
+from wheelmagic.errors import IndexError_, SelectionError
 from wheelmagic.index import IndexClient, resolve_indexes
 from wheelmagic.install.plan import Plan, make_plan
 from wheelmagic.interpreter import inspect_interpreter
@@ -170,3 +170,27 @@ def test_a_thousand_package_chain_is_refused_with_a_message(tmp_path: Path) -> N
         plan(srv.url("simple/"), CPU, "chain-0000")
     assert "chain-0000 -> chain-0001" in err.value.message
     assert "variant-enabled packages" in err.value.message
+
+
+def test_index_build_serves_pep658_metadata_and_the_client_checks_its_hash(
+    tmp_path: Path,
+) -> None:
+    root = build_set(tmp_path)
+    with serve_directory(root) as srv:
+        config = resolve_indexes(
+            srv.url("simple/"), [], env={}, torch_backend="none", read_pip_files=False
+        )
+        with IndexClient(config, None) as client:
+            (cand,) = client.project("vllm").candidates
+            assert client.requires_dist(cand) == (
+                "torch==2.8.0; 'abi_dependency :: torch :: 2.8.0' in variant_properties",
+                "filelock",
+            )
+        (root / "files" / f"{cand.filename}.metadata").write_text(
+            "Metadata-Version: 2.1\nName: vllm\nVersion: 0.11.0\nRequires-Dist: evil\n"
+        )
+        with IndexClient(config, None) as client:
+            (cand,) = client.project("vllm").candidates
+            with pytest.raises(IndexError_) as err:
+                client.requires_dist(cand)
+    assert cand.filename in err.value.message and "sha256" in err.value.message

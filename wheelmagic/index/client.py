@@ -107,6 +107,8 @@ class IndexClient:
         self.constraints, self._constraint_notes = read_constraints(config.constraints)
         #: PEP 658 metadata URL -> Requires-Dist, read once per session
         self._requires: dict[str, tuple[str, ...]] = {}
+        #: PEP 658 metadata URL -> the sha256 its page gives (checked on every read)
+        self._metadata_sha256: dict[str, str] = {}
 
     def __enter__(self) -> IndexClient:
         return self
@@ -217,6 +219,8 @@ class IndexClient:
         return page.files, [f"{project}: {n} (index {where})" for n in page.notes], None
 
     def _candidate(self, f: IndexFile, source: _Source) -> Candidate:
+        if f.metadata_url and f.metadata_sha256:
+            self._metadata_sha256[f.metadata_url] = f.metadata_sha256
         return Candidate(
             filename=f.filename,
             url=f.url,
@@ -251,6 +255,13 @@ class IndexClient:
                 f"the metadata of {cand.filename} ({redact(cand.metadata_url)}) answered "
                 f"HTTP {fetched.status}",
                 hint="the index links PEP 658 metadata it does not serve; report it to the index",
+            )
+        want = self._metadata_sha256.get(cand.metadata_url)
+        if want and hashlib.sha256(fetched.body).hexdigest() != want:
+            raise IndexError_(
+                f"the metadata of {cand.filename} ({redact(cand.metadata_url)}) does not match "
+                f"the sha256 the index gives ({want})",
+                hint="the index or a proxy serves a different file; report it to the index",
             )
         headers = HeaderParser().parsestr(
             fetched.body.decode("utf-8", errors="replace"), headersonly=True

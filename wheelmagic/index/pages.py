@@ -43,6 +43,8 @@ class IndexFile:
     yanked: str | None = None
     metadata_url: str | None = None
     size: int | None = None
+    #: the PEP 658 metadata file's sha256, when the page gives it
+    metadata_sha256: str | None = None
 
     @property
     def sha256(self) -> str | None:
@@ -84,6 +86,15 @@ def _metadata_url(url: str, value: object) -> str | None:
     return url + ".metadata"
 
 
+def _metadata_sha256(value: object) -> str | None:
+    """PEP 658/714: `"sha256=..."` or `{"sha256": ...}` give the metadata file's hash."""
+    if isinstance(value, str):
+        return _fragment_hashes(value).get("sha256")
+    if isinstance(value, dict):
+        return _clean_hashes(value.items()).get("sha256")
+    return None
+
+
 def _make(
     url: str,
     name_hint: str | None,
@@ -100,7 +111,9 @@ def _make(
         notes.append(f"ignored a link with an unsafe file name: {redact(url)}")
         return None
     rp = requires_python.strip() if requires_python else None
-    return IndexFile(filename, url, hashes, rp or None, yanked, _metadata_url(url, metadata), size)
+    meta_url = _metadata_url(url, metadata)
+    meta_sha = _metadata_sha256(metadata) if meta_url else None
+    return IndexFile(filename, url, hashes, rp or None, yanked, meta_url, size, meta_sha)
 
 
 def parse_json_page(body: bytes, base_url: str) -> Page:
