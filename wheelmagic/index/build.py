@@ -34,7 +34,7 @@ from typing import Any
 from packaging.utils import canonicalize_name
 from packaging.version import Version
 
-from wheelmagic.errors import InvalidWheelName, VariantMetadataError
+from wheelmagic.errors import InvalidWheelName, VariantMetadataError, WheelmagicError
 from wheelmagic.variants.filename import WheelName, parse_wheel_name
 from wheelmagic.variants.metadata import VariantsMetadata, merge_metadata, parse_variants_json
 
@@ -166,10 +166,24 @@ def build_index(wheel_dir: Path | str, out_dir: Path | str, *, link: str = "auto
     wheel_dir, out = Path(wheel_dir), Path(out_dir)
     if link not in LINK_MODES:
         raise ValueError(f"link must be one of {LINK_MODES}")
+    # a missing or wheel-less input is an error before anything is written
+    if not wheel_dir.is_dir():
+        raise WheelmagicError(
+            f"{wheel_dir}: no such directory"
+            if not wheel_dir.exists()
+            else f"{wheel_dir}: not a directory",
+            hint="pass the directory that holds the wheels: wheelmagic index build WHEEL_DIR OUT_DIR",
+        )
+    wheels = sorted(p for p in wheel_dir.glob("*.whl") if p.is_file())
+    if not wheels:
+        raise WheelmagicError(
+            f"{wheel_dir}: no wheels (*.whl) in it; nothing was written to {out}",
+            hint="put the wheels to serve into that directory (pip download --no-deps -d DIR ...)",
+        )
     files_dir = out / "files"
     files_dir.mkdir(parents=True, exist_ok=True)
     report = BuildReport()
-    infos = [read_wheel(p) for p in sorted(wheel_dir.glob("*.whl"))]
+    infos = [read_wheel(p) for p in wheels]
     by_project: dict[str, list[WheelInfo]] = {}
     for info in infos:
         by_project.setdefault(str(info.wheel.name), []).append(info)
