@@ -91,6 +91,26 @@ def parse_select(out: str) -> list[Row]:
     ]
 
 
+def parse_resolve(out: str) -> list[Row]:
+    rx = re.compile(
+        r"^\s+(?P<what>resolution|select torch)\s+median\s+(?P<med>[\d.]+) ms\s+"
+        r"\(min (?P<min>[\d.]+), max (?P<max>[\d.]+)\)",
+        re.M,
+    )
+    found = {m["what"]: m for m in rx.finditer(out)}
+    ours, base = found["resolution"], found["select torch"]
+    med, bmed = float(ours["med"]), float(base["med"])
+    return [
+        Row(
+            "resolve 3 variant packages (CPU, fetches excluded; budget 200 ms)",
+            _f(med, "ms", 2),
+            _f(bmed, "ms", 2) + " (select torch alone)",
+            _ratio(med, bmed),
+            f"{float(ours['min']):.2f}-{float(ours['max']):.2f} ms",
+        )
+    ]
+
+
 def parse_detect(out: str) -> list[Row]:
     rx = re.compile(r"^(?P<what>.+?)\s+(?P<med>[\d.]+)\s+(?P<min>[\d.]+)\s+(?P<x>[\d.]+)$", re.M)
     found = {m["what"].strip(): m for m in rx.finditer(out)}
@@ -323,6 +343,7 @@ def _need_curl() -> str | None:
 
 BENCHES = [
     Bench("select", ["--runs", "15"], [], parse_select, 600),
+    Bench("resolve", ["--runs", "15"], [], parse_resolve, 600),
     Bench("detect", ["-n", "7"], [], parse_detect, 600),
     Bench("load_ext", ["--runs", "5", "--json"], ["--json"], parse_load_ext, 900),
     Bench("hook", ["--runs", "5", "--json"], ["--json"], parse_hook, 1800),
