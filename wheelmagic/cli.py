@@ -25,6 +25,7 @@ COMMANDS: dict[str, str] = {
     "cache": "cache",
     "enable": "enable",
     "disable": "enable",
+    "mirror": "mirror",
 }
 
 
