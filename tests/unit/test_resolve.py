@@ -13,9 +13,11 @@ import pytest
 from packaging.version import Version
 from support.server import serve_directory
 from support.variant_sets import build_chain, build_set
+from support.wheels import build_plain_wheel, build_wheel
 
 from wheelmagic.errors import IndexError_, SelectionError
 from wheelmagic.index import IndexClient, resolve_indexes
+from wheelmagic.index.build import build_index
 from wheelmagic.install.plan import Plan, make_plan
 from wheelmagic.interpreter import inspect_interpreter
 from wheelmagic.platform import load_platform
@@ -194,3 +196,19 @@ def test_index_build_serves_pep658_metadata_and_the_client_checks_its_hash(
             with pytest.raises(IndexError_) as err:
                 client.requires_dist(cand)
     assert cand.filename in err.value.message and "sha256" in err.value.message
+
+
+def test_plain_dependencies_on_a_per_backend_index_stay_with_the_installer(
+    tmp_path: Path,
+) -> None:
+    """On `/whl/cu128`-like indexes every file gets a virtual label; only PyTorch's own
+    packages are resolved by us, `filelock` stays with pip/uv."""
+    wheels = tmp_path / "wheels"
+    build_wheel(wheels, "torch", "2.8.0+cu128", build="cuda12.8", requires=["filelock"])
+    build_plain_wheel(wheels, "filelock", "3.0")
+    build_index(wheels, tmp_path / "out")
+    (tmp_path / "out" / "simple").rename(tmp_path / "out" / "cu128")
+    with serve_directory(tmp_path / "out") as srv:
+        p = plan(srv.url("cu128/"), H100, "torch")
+    assert [str(f.name) for f in p.packages] == ["torch"]
+    assert any("left to the installer" in r and "filelock" in r for r in p.reasons), p.reasons

@@ -42,7 +42,8 @@ from resolvelib.providers import AbstractProvider
 from resolvelib.resolvers import ResolutionImpossible, ResolutionTooDeep
 from resolvelib.structs import RequirementInformation
 
-from wheelmagic.errors import IndexError_, SelectionError
+from wheelmagic.errors import IndexError_, InvalidWheelName, SelectionError
+from wheelmagic.pytorch.facts import PYTORCH_PACKAGES
 from wheelmagic.variants.markers import MarkerSyntaxError, VariantEnvironment, evaluate
 from wheelmagic.variants.metadata import VariantsMetadata
 from wheelmagic.variants.ordering import (
@@ -313,8 +314,16 @@ class _Provider(AbstractProvider):  # type: ignore[type-arg]
                         self.notes[n if n.startswith(f"{name}:") else f"{name}: {n}"] = None
 
     def variant_enabled(self, name: NormalizedName) -> bool:
+        """Real variant wheels on the indexes; or, for PyTorch's own packages, per-backend
+        builds (virtual variants). A plain package on a per-backend index (`filelock` on
+        `/whl/cu128`) stays with pip/uv."""
         files = self.project(name)
-        return files is not None and any(c.label is not None for c in files.candidates)
+        if files is None:
+            return False
+        return any(
+            _has_label(c) or (c.virtual_label is not None and name in PYTORCH_PACKAGES)
+            for c in files.candidates
+        )
 
     # -- candidates -------------------------------------------------------------------------
     def candidates(self, name: NormalizedName) -> list[Build]:
@@ -548,6 +557,13 @@ class _Provider(AbstractProvider):  # type: ignore[type-arg]
         return lines
 
 
+def _has_label(cand: Candidate) -> bool:
+    try:
+        return cand.wheel.label is not None
+    except InvalidWheelName:
+        return False
+
+
 def _merged_failure(sels: Sequence[Selection]) -> Selection:
     """One failed selection from several worlds: each file keeps the reason of the world whose
     `abi_dependency` it matched (its real obstacle, e.g. CUDA), not "torch X is installed"."""
@@ -580,7 +596,7 @@ def _wheels(files: ProjectFiles) -> Iterator[Candidate]:
         if c.filename.endswith(".whl"):
             try:
                 c.wheel  # noqa: B018 - parse once; invalid names are skipped
-            except ValueError:
+            except InvalidWheelName:
                 continue
             yield c
 
