@@ -34,7 +34,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from traitlets import Enum, Float, List, Unicode
+from traitlets import Bool, Enum, Float, List, Unicode
 from traitlets.config import Configurable
 
 POLICIES: tuple[str, ...] = ("auto", "fix", "warn", "off")
@@ -85,6 +85,12 @@ class Wheelmagic(Configurable):  # type: ignore[misc]
         DEFAULT_LOCK_WAIT,
         help="Seconds an import waits for another process's install into this environment "
         "before stopping with an explanation (WHEELMAGIC_HOOK_LOCK_WAIT wins over this).",
+    ).tag(config=True)
+
+    raise_on_error = Bool(
+        True,
+        help="A failed %variant_install ends its cell with an error, so Run All, nbconvert "
+        "and papermill stop there; False prints the error and goes on, as %pip does.",
     ).tag(config=True)
 
 

@@ -37,6 +37,22 @@ T = TypeVar("T")
 # -- option parsing: the CLI's option table --------------------------------------------------
 
 
+class VariantInstallFailed(Exception):
+    """A failed `%variant_install`: the cell ends with an error, so Run All, nbconvert and
+    papermill stop there. The message was already shown; the traceback is not repeated.
+    `c.Wheelmagic.raise_on_error = False` keeps `%pip`'s behaviour (print and go on)."""
+
+    def _render_traceback_(self) -> list[str]:
+        return []
+
+
+def _raise_on_error(shell: object) -> bool:
+    from wheelmagic.config import Wheelmagic
+
+    cfg = getattr(shell, "config", None)
+    return bool(Wheelmagic(config=cfg).raise_on_error if cfg is not None else True)
+
+
 class _HelpShown(Exception):
     """`--help` was printed: nothing else to do."""
 
@@ -182,7 +198,10 @@ class WheelmagicMagics(Magics):  # type: ignore[misc]
                     return
                 result = session.install(plan, progress=renderer.progress)
         except WheelmagicError as err:
-            renderer.message(f"wheelmagic: error: {err}", level="error")
+            message = f"wheelmagic: error: {err}"
+            renderer.message(message, level="error")
+            if _raise_on_error(self.shell):
+                raise VariantInstallFailed(message) from None
             return
         except KeyboardInterrupt:
             renderer.message(
