@@ -33,6 +33,7 @@ from filelock import FileLock
 
 from wheelmagic._fs import cache_dir
 from wheelmagic.index.urls import safe_filename
+from wheelmagic.install import digests
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)i?b?\s*$", re.IGNORECASE)
@@ -64,7 +65,8 @@ def _stat_key(st: os.stat_result) -> tuple[int, int, int, int]:
 
 
 def verified_sha256(path: Path | str, chunk: int = 1 << 20) -> str:
-    """The file's sha256, streamed, and remembered for this process by inode, mtime and size.
+    """The file's sha256, streamed, and remembered by inode, mtime and size: for this process,
+    and on the file itself for the next ones (`wheelmagic.install.digests`).
 
     A cached or staged wheel is checked with this before it is installed (a file planted with
     the right size but other bytes must not pass); the memo makes the second check of the same
@@ -72,9 +74,12 @@ def verified_sha256(path: Path | str, chunk: int = 1 << 20) -> str:
     the check and the read is not mistaken for the one hashed.
     """
     with open(path, "rb") as fh:
-        key = _stat_key(os.fstat(fh.fileno()))
-        known = _VERIFIED.get(key)
+        st = os.fstat(fh.fileno())
+        key = _stat_key(st)
+        # across processes: the digest kept on the file itself (`digests`, own files only)
+        known = _VERIFIED.get(key) or digests.recall(fh.fileno(), st)
         if known is not None:
+            _VERIFIED[key] = known
             return known
         h = hashlib.sha256()
         while block := fh.read(chunk):
@@ -82,6 +87,7 @@ def verified_sha256(path: Path | str, chunk: int = 1 << 20) -> str:
         digest = h.hexdigest()
         if _stat_key(os.fstat(fh.fileno())) == key:
             _VERIFIED[key] = digest
+            digests.record(fh.fileno(), st, digest)
     return digest
 
 
@@ -89,6 +95,7 @@ def remember(path: Path | str, sha256: str) -> None:
     """Record a hash this process already knows (it wrote or verified the bytes)."""
     with contextlib.suppress(OSError):
         _VERIFIED[_stat_key(os.stat(path))] = sha256
+    digests.record_path(path, sha256)
 
 
 @dataclass(frozen=True)
