@@ -207,7 +207,7 @@ def test_server_process_killed_mid_download_then_back(tmp_path: Path) -> None:
     part_dir = s.cache / "wheelmagic" / "tmp"
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
-        parts = list(part_dir.glob("*.part")) if part_dir.is_dir() else []
+        parts = list(part_dir.glob("*/*.part")) if part_dir.is_dir() else []  # tmp/u<uid>/
         if parts and parts[0].stat().st_size > 300_000:
             break
         time.sleep(0.02)
@@ -287,7 +287,7 @@ def test_disk_full_while_downloading(setup: Setup, how: str) -> None:
         assert "free disk space or set WHEELMAGIC_CACHE_DIR" in ran.stderr
         assert setup.build() == OLD_BUILD  # nothing touched
         assert not [p for p in setup.cached(cache) if p.name == NEW]  # no partial file visible
-        parts = list((cache / "tmp").glob("*.part"))
+        parts = list((cache / "tmp").glob("*/*.part"))  # tmp/u<uid>/: the user's own
         assert len(parts) == 1 and 0 < parts[0].stat().st_size < (3 << 20)
         # room again: the same command resumes the kept part and installs
         if small is not None:
@@ -295,7 +295,7 @@ def test_disk_full_while_downloading(setup: Setup, how: str) -> None:
         ran = setup.install(env=env)
         assert ran.returncode == 0, ran.output
         assert setup.build() == NEW_BUILD
-        assert not list((cache / "tmp").glob("*.part"))
+        assert not list((cache / "tmp").glob("*/*.part"))
 
 
 @contextmanager
@@ -515,5 +515,5 @@ def test_eight_processes_fill_one_cache(tmp_path: Path) -> None:
         sha, size = meta[p.name]
         assert p.parent.name == sha and p.stat().st_size == size
         assert hashlib.sha256(p.read_bytes()).hexdigest() == sha
-    assert [p.name for p in (cache / "tmp").iterdir()] == []  # no .part, no validator
+    assert [p for p in (cache / "tmp").rglob("*") if p.is_file()] == []  # no .part, validator
     assert not [p for p in cache.rglob(".*") if p.is_file()]  # no temp names left

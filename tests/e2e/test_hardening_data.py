@@ -452,3 +452,74 @@ def test_planted_cached_or_staged_file_is_not_installed(
         ran = venv.install(srv, "torch==2.15.0", installer="uv")
     assert ran.returncode == 0, ran.output
     assert venv.build() == "2.15.0+cpu cpu"  # the honest build, never "planted"
+
+
+# ---------------------------------------------------------------------------------------------
+# 10. a shared cache: another user plants links where downloads go
+
+
+def as_other_user(*argv: str) -> bool:
+    """Run `argv` as `nobody` (we are root and `runuser` exists); False when not possible."""
+    if os.geteuid() != 0 or shutil.which("runuser") is None:
+        return False
+    ran = subprocess.run(["runuser", "-u", "nobody", "--", *argv], capture_output=True)
+    assert ran.returncode == 0, ran.stderr
+    return True
+
+
+def test_links_planted_in_a_shared_cache_are_never_followed(venv: Env) -> None:
+    """A world-writable cache without the sticky bit (shared storage). Another user (`nobody`,
+    through `runuser`, when the tests run as root; the same user otherwise) plants
+    `tmp/<sha>.part` and `locks/<sha>.lock` as links to the victim's `~/.bashrc`, and
+    `tmp/u<uid>` as a link to a directory of its own. Before: the download wrote through the
+    link (a fresh one overwrote `.bashrc`, a resumed one appended to it)."""
+    import tempfile
+
+    honest = build_wheel(venv.tmp / "next", version="2.15.0", label="null", payload=20_000)
+    sha = hashlib.sha256(honest.read_bytes()).hexdigest()
+    bashrc = venv.tmp / "home" / ".bashrc"
+    bashrc.write_text("export PATH=$HOME/bin:$PATH\n")
+    shared = Path(tempfile.mkdtemp(prefix="wm-shared-", dir="/tmp"))
+    try:
+        shared.chmod(0o777)  # writable by all, no sticky bit
+        cache = shared / "wheelmagic"
+        attacker_dir = Path(tempfile.mkdtemp(prefix="wm-attacker-", dir="/tmp"))
+        attacker_dir.chmod(0o777)
+        plants = [
+            ("mkdir", "-p", str(cache / "tmp"), str(cache / "locks")),
+            ("chmod", "0777", str(cache), str(cache / "tmp"), str(cache / "locks")),
+            ("ln", "-s", str(bashrc), str(cache / "tmp" / f"{sha}.part")),
+            ("ln", "-s", str(bashrc), str(cache / "locks" / f"{sha}.lock")),
+            ("ln", "-s", str(attacker_dir), str(cache / "tmp" / f"u{os.geteuid()}")),
+        ]
+        other = all([as_other_user(*p) for p in plants])
+        if not other:  # same user: the links are planted all the same
+            for p in plants:
+                subprocess.run(p, check=True)
+        env = {**venv.env, "WHEELMAGIC_CACHE_DIR": str(cache)}
+        with index_of(venv.tmp, honest) as srv:
+            ran = wheelmagic(
+                "install",
+                "torch==2.15.0",
+                "--yes",
+                "--index-url",
+                srv.url("simple/"),
+                "--platform",
+                str(snapshot("cpu")),
+                "--python",
+                venv.python,
+                "--backend",
+                "uv",
+                env=env,
+                timeout=300,
+            )
+        assert bashrc.read_text() == "export PATH=$HOME/bin:$PATH\n", "written through a link"
+        assert list(attacker_dir.iterdir()) == []  # nothing went into the attacker's directory
+        assert ran.returncode == 0, ran.output
+        assert venv.build() == "2.15.0+cpu cpu"
+        assert "can be written by other users" in ran.stderr, ran.stderr
+        assert (cache / "tmp" / f"{sha}.part").is_symlink()  # left alone, never opened
+    finally:
+        shutil.rmtree(shared, ignore_errors=True)
+        with contextlib.suppress(NameError):
+            shutil.rmtree(attacker_dir, ignore_errors=True)

@@ -214,14 +214,14 @@ class World:
         return sorted(p.name for p in (self.wm_cache / "wheels").glob("*/*/*"))
 
     def partial_files(self) -> list[str]:
-        """Partial downloads left in the download area (`tmp/*.part`)."""
+        """Partial downloads left in the download area (`tmp/u<uid>/*.part`)."""
         tmp = self.wm_cache / "tmp"
-        return sorted(p.name for p in tmp.glob("*.part")) if tmp.is_dir() else []
+        return sorted(p.name for p in tmp.rglob("*.part")) if tmp.is_dir() else []
 
     def download_leftovers(self) -> list[str]:
         """Anything left in the download area (`.part` files and their `.json` validators)."""
         tmp = self.wm_cache / "tmp"
-        return sorted(p.name for p in tmp.iterdir()) if tmp.is_dir() else []
+        return sorted(p.name for p in tmp.rglob("*") if p.is_file()) if tmp.is_dir() else []
 
 
 @pytest.fixture

@@ -75,7 +75,7 @@ def test_a_local_read_stops_at_the_listed_size(tmp_path: Path) -> None:
     cache = WheelCache(tmp_path / "cache")
     with Fetcher(cache) as f, pytest.raises(DownloadError, match="larger than the 3000 bytes"):
         f.fetch(src.as_uri(), filename="torch-2.15.0-py3-none-any.whl", size=3000)
-    assert list(cache.tmp_dir.iterdir()) == []
+    assert [p for p in cache.tmp_dir.rglob("*") if p.is_file()] == []
 
 
 def test_proc_pagemap_is_not_copied_until_the_disk_fills(tmp_path: Path) -> None:
@@ -177,3 +177,79 @@ def test_valid_names_pass() -> None:
     assert check_label("cu130") == "cu130"
     assert check_name("nvidia", "namespace") == "nvidia"
     assert check_value("13.0") == "13.0"
+
+
+# ---------------------------------------------------------------------------------------------
+# 10. partial downloads never write through a link, and resume only the user's own files
+
+
+def _serve(tmp_path: Path, size: int) -> tuple[Path, str]:
+    from support.server import random_file
+
+    www = tmp_path / "www"
+    www.mkdir()
+    f = random_file(www / "torch-2.15.0-py3-none-any.whl", size)
+    return f, hashlib.sha256(f.read_bytes()).hexdigest()
+
+
+@pytest.mark.parametrize("planted", ["link", "other-user"])
+def test_a_planted_part_is_never_written_through_or_resumed(tmp_path: Path, planted: str) -> None:
+    """In the user's own `tmp/u<uid>/` (which another user cannot write), a link or a file of
+    someone else's at the part's path is replaced, not followed or appended to (same user
+    plants here; `chown` to `nobody` needs root)."""
+    import os
+
+    from support.server import serve_directory
+
+    src, sha = _serve(tmp_path, 300_000)
+    victim = tmp_path / "bashrc"
+    victim.write_text("mine\n")
+    cache = WheelCache(tmp_path / "cache")
+    part = cache.part_path(sha)
+    if planted == "link":
+        part.symlink_to(victim)
+    else:
+        if os.geteuid() != 0:
+            pytest.skip("chown to another user needs root")
+        part.write_bytes(src.read_bytes()[:1000][::-1])  # wrong bytes to resume from
+        os.chown(part, 65534, 65534)
+    with serve_directory(tmp_path / "www") as srv, Fetcher(cache) as f:
+        got = f.fetch(srv.url(f"{src.name}"), filename=src.name, sha256=sha, size=300_000)
+    assert victim.read_text() == "mine\n"
+    assert got.path.read_bytes() == src.read_bytes()
+    assert not any(k.lower() == "range" for r in srv.requests for k in r.headers)  # no resume
+
+
+def test_the_private_directory_is_the_users_own(tmp_path: Path) -> None:
+    import os
+    import stat
+
+    cache = WheelCache(tmp_path / "cache")
+    mine = cache.private_tmp()
+    st = mine.lstat()
+    assert stat.S_ISDIR(st.st_mode) and st.st_uid == os.geteuid() and st.st_mode & 0o077 == 0
+    # a link planted in its place is not used
+    other = tmp_path / "elsewhere"
+    other.mkdir()
+    mine.rmdir()
+    mine.symlink_to(other)
+    assert cache.private_tmp().resolve().parent == cache.tmp_dir.resolve()
+    assert cache.private_tmp() != mine
+
+
+def test_a_cache_writable_by_others_without_sticky_bit_warns(tmp_path: Path) -> None:
+    from wheelmagic.install.cache import SharedCacheWarning
+
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o777)
+    with pytest.warns(SharedCacheWarning, match="can be written by other users"):
+        WheelCache(shared).part_path("0" * 64)
+    sticky = tmp_path / "sticky"
+    sticky.mkdir()
+    sticky.chmod(0o1777)
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        WheelCache(sticky).part_path("0" * 64)

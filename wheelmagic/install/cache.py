@@ -24,10 +24,13 @@ import hashlib
 import os
 import re
 import shutil
+import stat
+import tempfile
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 from filelock import FileLock
 
@@ -89,6 +92,69 @@ def verified_sha256(path: Path | str, chunk: int = 1 << 20) -> str:
             _VERIFIED[key] = digest
             digests.record(fh.fileno(), st, digest)
     return digest
+
+
+class SharedCacheWarning(UserWarning):
+    """The cache directory can be written by other users and has no sticky bit."""
+
+
+_WARNED: set[str] = set()
+
+
+def warn_if_shared(directory: Path) -> None:
+    """Warn (once per process and directory) when others may write it without a sticky bit."""
+    key = str(directory)
+    if key in _WARNED:
+        return
+    _WARNED.add(key)
+    try:
+        st = os.stat(directory)
+    except OSError:
+        return
+    if st.st_mode & (stat.S_IWGRP | stat.S_IWOTH) and not st.st_mode & stat.S_ISVTX:
+        import warnings
+
+        warnings.warn(
+            f"the wheelmagic cache {directory} can be written by other users (mode "
+            f"{stat.S_IMODE(st.st_mode):o}) and has no sticky bit: they can replace or remove "
+            "what others stored. Downloads still go through a private directory and every "
+            f"wheel is hashed before it is installed; `chmod +t {directory}` or a private "
+            "WHEELMAGIC_CACHE_DIR avoids this",
+            SharedCacheWarning,
+            stacklevel=3,
+        )
+
+
+def open_part(part: Path, *, append: bool = False) -> BinaryIO:
+    """Open a partial download for writing without following a link, ever.
+
+    `append`: resume it, if it is a regular file of this user's (else start afresh). A fresh
+    part is created with `O_CREAT | O_EXCL | O_NOFOLLOW` after removing whatever is there,
+    so a planted link is replaced, never written through.
+    """
+    if append:
+        try:
+            fd = os.open(part, os.O_WRONLY | os.O_APPEND | os.O_NOFOLLOW)
+        except OSError:
+            fd = -1
+        if fd >= 0:
+            st = os.fstat(fd)
+            if stat.S_ISREG(st.st_mode) and st.st_uid == os.geteuid():
+                return os.fdopen(fd, "ab")
+            os.close(fd)
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(part)
+    fd = os.open(part, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    return os.fdopen(fd, "wb")
+
+
+def part_size(part: Path) -> int:
+    """Bytes of a resumable part: 0 unless it is a regular file of this user's (no link)."""
+    try:
+        st = part.lstat()
+    except OSError:
+        return 0
+    return st.st_size if stat.S_ISREG(st.st_mode) and st.st_uid == os.geteuid() else 0
 
 
 def remember(path: Path | str, sha256: str) -> None:
@@ -172,6 +238,16 @@ class WheelCache:
     def lock(self, key: str) -> FileLock:
         path = self.dir / "locks" / f"{key}.lock"
         path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            st = path.lstat()
+        except FileNotFoundError:
+            pass
+        else:
+            if not stat.S_ISREG(st.st_mode):
+                # planted (a link, say): filelock would refuse it (O_NOFOLLOW); lock in our
+                # own directory instead: this user's processes still take turns, and writers
+                # of other users are harmless (a verified file appears by `os.replace`)
+                path = self.private_tmp() / f"{key}.lock"
         return FileLock(str(path), timeout=self.lock_timeout)
 
     def path_for(self, sha256: str, filename: str) -> Path:
@@ -228,8 +304,31 @@ class WheelCache:
         return final
 
     def part_path(self, key: str) -> Path:
+        """`tmp/u<uid>/<key>.part`: in this user's own directory (`private_tmp`)."""
+        return self.private_tmp() / f"{key}.part"
+
+    def private_tmp(self) -> Path:
+        """This user's download directory under `tmp/`: a real directory, ours, mode 0700.
+
+        On a shared cache (a JupyterHub's shared storage) another user could otherwise plant
+        `tmp/<sha>.part` as a link to the victim's `~/.bashrc`, which a fresh download would
+        overwrite and a resumed one append to. When `tmp/u<uid>` is not ours (planted), a fresh
+        private directory is made instead (`mkdtemp`: nothing to resume there).
+        """
+        warn_if_shared(self.dir)
         self.tmp_dir.mkdir(parents=True, exist_ok=True)
-        return self.tmp_dir / f"{key}.part"
+        mine = self.tmp_dir / f"u{os.geteuid()}"
+        with contextlib.suppress(FileExistsError):
+            mine.mkdir(mode=0o700)
+        try:
+            st = mine.lstat()
+            if stat.S_ISDIR(st.st_mode) and st.st_uid == os.geteuid():
+                if st.st_mode & 0o077:
+                    os.chmod(mine, 0o700)
+                return mine
+        except OSError:
+            pass
+        return Path(tempfile.mkdtemp(prefix=f"u{os.geteuid()}-", dir=self.tmp_dir))
 
     # -- maintenance -----------------------------------------------------------------------
 

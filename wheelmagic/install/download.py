@@ -42,7 +42,7 @@ from wheelmagic.index.http import (
     send_following,
 )
 from wheelmagic.index.urls import check_transport, redact, safe_filename
-from wheelmagic.install.cache import WheelCache
+from wheelmagic.install.cache import WheelCache, open_part, part_size
 from wheelmagic.install.progress import ProgressCallback, Throttle
 
 if TYPE_CHECKING:
@@ -194,7 +194,7 @@ class Fetcher:
         h = hashlib.sha256()
         throttle = Throttle(self.progress, name, limit)
         copied = 0
-        with open(src, "rb") as fi, open(part, "wb") as fo:
+        with open(src, "rb") as fi, open_part(part) as fo:
             while copied <= limit and (block := fi.read(min(CHUNK, limit + 1 - copied))):
                 copied += len(block)
                 if copied > limit:
@@ -280,7 +280,7 @@ class Fetcher:
     def _attempt(
         self, url: str, part: Path, name: str, size: int | None, what: str, index_url: str | None
     ) -> str:
-        offset = part.stat().st_size if part.exists() else 0
+        offset = part_size(part)  # 0 for a link or someone else's file: never resumed
         meta = _load_meta(part) if offset else {}
         if offset and size is not None and offset > size:
             part.unlink()
@@ -320,7 +320,7 @@ class Fetcher:
                 _save_meta(part, resp)
             expected_total = size if size is not None else total
             throttle = Throttle(self.progress, name, expected_total, start_bytes=offset)
-            with open(part, mode) as fh:
+            with open_part(part, append=mode == "ab") as fh:
                 with _Pipeline(fh.write, h.update) as sink:
                     for chunk in resp.iter_raw():
                         sink.put(chunk)
@@ -358,9 +358,9 @@ class Fetcher:
         bounds = [(i * total // n, (i + 1) * total // n - 1) for i in range(n)]
         throttle = Throttle(self.progress, name, total)
         lock = threading.Lock()
-        with open(part, "wb") as fh:
+        with open_part(part) as fh:
             fh.truncate(total)
-        fd = os.open(part, os.O_WRONLY)
+        fd = os.open(part, os.O_WRONLY | os.O_NOFOLLOW)
 
         def segment(b: tuple[int, int]) -> None:
             pos = b[0]
@@ -497,8 +497,12 @@ def _content_range_total(value: str) -> int | None:
     return int(total) if total.isdigit() else None
 
 
+def _nofollow(path: str, flags: int) -> int:
+    return os.open(path, flags | os.O_NOFOLLOW)
+
+
 def _hash_into(path: Path, h: hashlib._Hash) -> None:
-    with open(path, "rb") as fh:
+    with open(path, "rb", opener=_nofollow) as fh:
         while block := fh.read(CHUNK):
             h.update(block)
 
@@ -515,13 +519,14 @@ def _meta_path(part: Path) -> Path:
 
 def _save_meta(part: Path, resp: httpx.Response) -> None:
     data = {"etag": resp.headers.get("etag"), "last_modified": resp.headers.get("last-modified")}
-    with contextlib.suppress(OSError):
-        _meta_path(part).write_text(json.dumps(data))
+    with contextlib.suppress(OSError), open_part(_meta_path(part)) as fh:
+        fh.write(json.dumps(data).encode())
 
 
 def _load_meta(part: Path) -> dict[str, str]:
     try:
-        data = json.loads(_meta_path(part).read_text())
+        with open(_meta_path(part), encoding="utf-8", opener=_nofollow) as fh:
+            data = json.loads(fh.read(1 << 16))
         return {k: v for k, v in data.items() if isinstance(v, str)}
     except (OSError, ValueError, AttributeError):
         return {}
