@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from support.e2e import clean_env, make_venv, pip_check, py, snapshot, wheelmagic
+from support.e2e import PLATFORMS, clean_env, make_venv, pip_check, py, wheelmagic
 from support.server import serve_directory
 from support.variant_sets import build_set
 
@@ -16,6 +16,8 @@ from wheelmagic.install.backends import find_uv
 pytestmark = pytest.mark.e2e
 
 BACKENDS = ["pip"] + (["uv"] if find_uv() else [])
+#: driver 580: CUDA 13 builds would fit, so only the consistency rules pick CUDA 12
+H100 = PLATFORMS / "nvidia-h100-driver580.snapshot.json"
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
@@ -23,7 +25,7 @@ def test_install_a_consistent_set_then_pip_check_and_doctor(tmp_path: Path, back
     index = build_set(tmp_path / "set")
     python = make_venv(tmp_path / "venv")
     env = clean_env(tmp_path / "cache")
-    h100 = str(snapshot("h100"))
+    h100 = str(H100)
     with serve_directory(index) as srv:
         ran = wheelmagic(
             "install", "flash-attn", "vllm", "--yes", "--backend", backend,
@@ -51,7 +53,7 @@ def test_an_installed_torch_is_kept_and_decides_the_build(tmp_path: Path) -> Non
     index = build_set(tmp_path / "set")
     python = make_venv(tmp_path / "venv")
     env = clean_env(tmp_path / "cache")
-    h100 = str(snapshot("h100"))
+    h100 = str(H100)
 
     def install(*args: str):  # type: ignore[no-untyped-def]
         return wheelmagic(
