@@ -1,17 +1,22 @@
 """Install timings against pip and uv: same loopback index, same machine, same venv.
 
-    .venv/bin/python benchmarks/bench_install.py [--runs 3] [--skip-switch]
+    .venv/bin/python benchmarks/bench_install.py [--runs 3] [--skip-switch] [--fresh N]
 
 The index is built with `wheelmagic index build` from the real PyTorch wheels of this machine's
 mirror, repacked as variants (torch 2.13.0 `null`, torch 2.14.1 `cuda13.0`, plus the nvidia
-dependencies, symlinked) and served from a separate process. Two questions:
+dependencies, symlinked) and served from a separate process. The questions:
 
 1. No-op: torch is installed and fits. `wheelmagic preinstall torch` vs `pip install torch` vs
    `uv pip install --python V torch` (both pointed at the same index).
 2. A variant switch end to end (cpu `null` 2.13.0 <-> `cuda13.0` 2.14.1, the CUDA
    dependencies already installed): `wheelmagic install torch --platform X` vs the same wheels
    installed by hand with `pip install --force-reinstall --no-deps` and with
-   `uv pip install --reinstall-package torch`.
+   `uv pip install --reinstall-package torch`. Interleaved: wheelmagic -> cuda, the other
+   tool -> cpu, the other -> cuda, wheelmagic -> cpu, so each switches both ways alike.
+3. With `--fresh N`: a fresh GPU install into an empty venv (torch 2.14.1 `cuda13.0` and its
+   ~3 GB of nvidia wheels from the same index, uv backend) vs `uv pip install` of the same
+   staged torch wheel with its dependencies from the same index, alternating; both with warm
+   caches (wheelmagic's download cache, uv's wheel cache), the venvs made outside the timing.
 
 Medians and spreads (min-max) over `--runs`; ratios are wheelmagic / other (< 1: faster).
 """
@@ -20,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import multiprocessing
+import shutil
 import statistics
 import subprocess
 import sys
@@ -73,6 +79,12 @@ def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--skip-switch", action="store_true")
+    ap.add_argument(
+        "--fresh",
+        type=int,
+        default=0,
+        help="also time N fresh GPU installs into empty venvs (uv backend) against uv",
+    )
     args = ap.parse_args()
     uv = find_uv()
     with tempfile.TemporaryDirectory(prefix="bench-install-") as tmp_s:
@@ -121,81 +133,91 @@ def main() -> int:
             )
         print("\n".join(results))
 
-        if not args.skip_switch:
-            print("\n== variant switch: cpu null 2.13.0 <-> cuda13.0 2.14.1 (deps installed)")
+        if not args.skip_switch or args.fresh:
             staged = sorted((tmp / "cache" / "wheelmagic" / "staged").glob("*/torch-*.whl"))
             cuda_whl = next(p for p in staged if "2.14.1" in p.name)
             cpu_whl = next(p for p in staged if "2.13.0" in p.name)
 
+        if not args.skip_switch:
+            print("\n== variant switch: cpu null 2.13.0 <-> cuda13.0 2.14.1 (deps installed)")
+
             def wm_switch(i: int, backend: str) -> float:
                 plat = h100 if i % 2 == 0 else cpu
                 return timed(
-                    [
-                        *wm,
-                        "install",
-                        "torch",
-                        "--yes",
-                        "--backend",
-                        backend,
-                        "--platform",
-                        plat,
-                        *common,
-                    ],
+                    [*wm, "install", "torch", "--yes", "--backend", backend, "--platform", plat]
+                    + common,
                     env,
                 )
 
             def pip_switch(i: int) -> float:
                 whl = cuda_whl if i % 2 == 0 else cpu_whl
                 return timed(
-                    [
-                        py,
-                        "-m",
-                        "pip",
-                        "install",
-                        "--force-reinstall",
-                        "--no-deps",
-                        "--no-index",
-                        str(whl),
-                    ],
+                    [py, "-m", "pip", "install", "--force-reinstall", "--no-deps", "--no-index"]
+                    + [str(whl)],
+                    env,
+                )
+
+            def uv_switch(i: int) -> float:
+                whl = cuda_whl if i % 2 == 0 else cpu_whl
+                return timed(
+                    [uv or "uv", "pip", "install", "--python", py, "--no-index"]
+                    + ["--reinstall-package", "torch", str(whl)],
                     env,
                 )
 
             n = max(2, args.runs - args.runs % 2)
             out = []
-            w_pip = runs(n, lambda i: wm_switch(i, "pip"))
-            p = runs(n, pip_switch)
-            out += [
-                row("wheelmagic install torch --backend pip", w_pip, None),
-                row("pip install --force-reinstall --no-deps <same wheel>", p, None)
-                + f"  wheelmagic/pip = {statistics.median(w_pip) / statistics.median(p):.2f}",
-            ]
-            if uv:
-
-                def uv_switch(i: int) -> float:
-                    whl = cuda_whl if i % 2 == 0 else cpu_whl
-                    return timed(
-                        [
-                            uv,
-                            "pip",
-                            "install",
-                            "--python",
-                            py,
-                            "--no-index",
-                            "--reinstall-package",
-                            "torch",
-                            str(whl),
-                        ],
-                        env,
-                    )
-
-                w_uv = runs(n, lambda i: wm_switch(i, "uv"))
-                u = runs(n, uv_switch)
+            # interleaved, and each tool switches both ways equally often:
+            # wheelmagic -> cuda, other -> cpu, other -> cuda, wheelmagic -> cpu, ...
+            pairs = [("pip", pip_switch)] + ([("uv", uv_switch)] if uv else [])
+            for backend, other in pairs:
+                ours: list[float] = []
+                theirs: list[float] = []
+                for _ in range(n // 2):
+                    ours.append(wm_switch(0, backend))
+                    theirs.append(other(1))
+                    theirs.append(other(0))
+                    ours.append(wm_switch(1, backend))
+                what = (
+                    "pip install --force-reinstall --no-deps <same wheel>"
+                    if backend == "pip"
+                    else "uv pip install --reinstall-package torch <same wheel>"
+                )
                 out += [
-                    row("wheelmagic install torch --backend uv", w_uv, None),
-                    row("uv pip install --reinstall-package torch <same wheel>", u, None)
-                    + f"  wheelmagic/uv = {statistics.median(w_uv) / statistics.median(u):.2f}",
+                    row(f"wheelmagic install torch --backend {backend}", ours, None),
+                    row(what, theirs, None) + f"  wheelmagic/{backend} = "
+                    f"{statistics.median(ours) / statistics.median(theirs):.2f}",
                 ]
             print("\n".join(out))
+
+        if args.fresh and uv:
+            print(
+                "\n== fresh GPU install into an empty venv: torch 2.14.1 cuda13.0 + its nvidia "
+                "wheels from the same index, uv backend (warm caches: wheelmagic's and uv's)"
+            )
+
+            def fresh(i: int, ours: bool) -> float:
+                target = tmp / f"fresh-{'wm' if ours else 'uv'}-{i}"
+                v = make_venv(target, with_pip=False)
+                if ours:
+                    argv = [*wm, "install", "torch", "--yes", "--backend", "uv"]
+                    argv += ["--platform", h100, "--index-url", url, "--python", v]
+                else:  # the same files: the staged torch wheel, its dependencies from the index
+                    argv = [uv, "pip", "install", "--python", v, "--index-url", url, str(cuda_whl)]
+                took = timed(argv, env)
+                shutil.rmtree(target)
+                return took
+
+            ours_f: list[float] = []
+            theirs_f: list[float] = []
+            for i in range(args.fresh):
+                ours_f.append(fresh(i, True))
+                theirs_f.append(fresh(i, False))
+            print(row("wheelmagic install torch --backend uv (fresh venv)", ours_f, None))
+            print(
+                row("uv pip install <same torch wheel> (fresh venv)", theirs_f, None)
+                + f"  wheelmagic/uv = {statistics.median(ours_f) / statistics.median(theirs_f):.2f}"
+            )
         server.terminate()
     return 0
 

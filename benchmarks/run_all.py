@@ -198,6 +198,22 @@ def parse_install(out: str) -> list[Row]:
             "uv",
         ),
     )
+    fresh = (
+        "wheelmagic install torch --backend uv (fresh venv)",
+        "uv pip install <same torch wheel> (fresh venv)",
+    )
+    if fresh[0] in by and fresh[1] in by:
+        a, b = float(by[fresh[0]]["med"]), float(by[fresh[1]]["med"])
+        rows.append(
+            Row(
+                "fresh GPU install into an empty venv (torch 2.14.1 cuda13.0 + ~3 GB nvidia "
+                "wheels, uv backend, warm caches) vs `uv pip install` of the same files",
+                _f(a, "s", 2),
+                _f(b, "s", 2),
+                _ratio(a, b),
+                f"{by[fresh[0]]['lo']}-{by[fresh[0]]['hi']} s",
+            )
+        )
     for ours, theirs, tool in pairs:
         if ours in by and theirs in by:
             a, b = float(by[ours]["med"]), float(by[theirs]["med"])
@@ -362,7 +378,7 @@ BENCHES = [
     Bench(
         "install",
         ["--runs", "3", "--skip-switch"],
-        ["--runs", "3"],
+        ["--runs", "4", "--fresh", "3"],
         parse_install,
         3600,
         _need_real_wheels,
