@@ -164,7 +164,7 @@ class WheelmagicMagics(Magics):  # type: ignore[misc]
         [--no-restart]. Same options as `wheelmagic install`; `--help` lists them all.
         """
         from wheelmagic.app import Session
-        from wheelmagic.errors import WheelmagicError
+        from wheelmagic.errors import SelectionError, WheelmagicError
         from wheelmagic.kernel.restart import KernelRestarting
         from wheelmagic.options import from_arguments
         from wheelmagic.ui.format import platform_summary
@@ -199,6 +199,8 @@ class WheelmagicMagics(Magics):  # type: ignore[misc]
                 result = session.install(plan, progress=renderer.progress)
         except WheelmagicError as err:
             message = f"wheelmagic: error: {err}"
+            if options.explain and isinstance(err, SelectionError) and err.explanation:
+                renderer.message("\n".join(err.explanation))  # the search that found no set
             renderer.message(message, level="error")
             if _raise_on_error(self.shell):
                 raise VariantInstallFailed(message) from None

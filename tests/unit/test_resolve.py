@@ -5,6 +5,8 @@ failure names its package."""
 
 from __future__ import annotations
 
+import os
+import subprocess
 import sys
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -212,3 +214,47 @@ def test_plain_dependencies_on_a_per_backend_index_stay_with_the_installer(
         p = plan(srv.url("cu128/"), H100, "torch")
     assert [str(f.name) for f in p.packages] == ["torch"]
     assert any("left to the installer" in r and "filelock" in r for r in p.reasons), p.reasons
+
+
+def _front_end_env(tmp_path: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PIP_", "WHEELMAGIC_"))}
+    env.update({"PIP_CONFIG_FILE": os.devnull, "WHEELMAGIC_CACHE_DIR": str(tmp_path / "c")})
+    return env
+
+
+def _conflict_args(index_url: str) -> list[str]:
+    return [
+        "vllm", "torch==2.9.0", "--dry-run", "--explain", "--index-url", index_url,
+        "--torch-backend", "none", "--platform", str(PLATFORMS / H100),
+    ]  # fmt: skip
+
+
+def test_cli_explain_shows_the_search_that_found_no_set(index_url: str, tmp_path: Path) -> None:
+    ran = subprocess.run(
+        [sys.executable, "-m", "wheelmagic", "install", *_conflict_args(index_url)],
+        env=_front_end_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert ran.returncode != 0
+    assert "the search:" in ran.stderr and "backtrack:" in ran.stderr, ran.stderr
+    assert "error: vllm: no consistent set of builds" in ran.stderr, ran.stderr
+
+
+def test_magic_explain_shows_the_search_that_found_no_set(index_url: str, tmp_path: Path) -> None:
+    line = " ".join(_conflict_args(index_url))
+    code = (
+        "ip = get_ipython(); ip.run_line_magic('load_ext', 'wheelmagic'); "
+        f"ip.run_line_magic('variant_install', {line!r})"
+    )
+    ran = subprocess.run(
+        [sys.executable, "-m", "IPython", "--quick", "--no-banner", "-c", code],
+        env=_front_end_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    out = ran.stdout + ran.stderr
+    assert "the search:" in out and "backtrack:" in out, out
+    assert "error: vllm: no consistent set of builds" in out, out
