@@ -49,17 +49,16 @@ def have_real_wheels(cuda: bool = False) -> bool:
 
 
 def snapshot(kind: str) -> Path:
-    """A recorded platform snapshot: `cpu` or `h100` (driver 580, CUDA 13.0, cc 9.0)."""
-    patterns = {
-        "cpu": ("*cpu*.snapshot.json", "*nogpu*.snapshot.json"),
-        "h100": ("*h100*.snapshot.json",),
+    """A recorded platform snapshot: `cpu` (no GPU, x86-64-v3) or `h100` (driver 580, CUDA 13.0,
+    cc 9.0), by exact file name: a new recording must never change what these tests plan for."""
+    name = {
+        "cpu": "cpu-x86_64-v3.snapshot.json",
+        "h100": "nvidia-h100-driver580.snapshot.json",
     }[kind]
     for d in (PLATFORMS, DOCTOR_SNAPSHOTS):
-        for pat in patterns:
-            hits = sorted(d.glob(pat))
-            if hits:
-                return hits[0]
-    raise FileNotFoundError(f"no {kind} platform snapshot under {PLATFORMS}")
+        if (d / name).exists():
+            return d / name
+    raise FileNotFoundError(f"no {name} under {PLATFORMS} or {DOCTOR_SNAPSHOTS}")
 
 
 def link_deps(wheel_dir: Path, prefixes: Iterable[str]) -> list[Path]:
