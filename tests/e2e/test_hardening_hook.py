@@ -1,9 +1,9 @@
 """Issue 11, item 11's bound: an import never waits forever for another process, nor goes on.
 
 A real process imports a mismatched torch (no GPU, a CUDA build installed) while this test
-holds, with the real `filelock`, the lock another wheelmagic process would hold: the
-environment's install lock (`wheelmagic install` replacing files) or the hook's fix lock
-(another kernel fixing torch). With ``WHEELMAGIC_HOOK_LOCK_WAIT=1`` the import stops with an
+holds the lock another wheelmagic process would hold: the environment's install lock
+(`install.lock.environment_lock`, as `wheelmagic install` holds it while replacing files) or
+the hook's fix lock (another kernel fixing torch). With ``WHEELMAGIC_HOOK_LOCK_WAIT=1`` the import stops with an
 `ImportError` that says what is going on and what to do; torch is not imported and nothing in
 the environment changes. (The waiting that ends well is tests/kernel/test_hook_races.py.)
 """
@@ -17,6 +17,7 @@ import subprocess
 import sys
 import sysconfig
 from collections.abc import Iterator
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 import pytest
@@ -24,7 +25,7 @@ from filelock import FileLock
 from support.server import Server, serve_directory
 from support.wheels import build_wheel
 
-from wheelmagic.install.lock import lock_path
+from wheelmagic.install.lock import environment_lock, lock_path
 
 pytestmark = pytest.mark.e2e
 
@@ -89,11 +90,13 @@ def test_import_stops_with_an_explanation_when_the_other_process_takes_too_long(
     no_gpu = tmp_path / "no-gpu.json"
     no_gpu.write_text(json.dumps({"os": "linux", "arch": "x86_64", "cpu": {"x86_64_level": 3}}))
     install_lock = lock_path(str(venv), cache)
-    path = (
-        install_lock if held == "install" else install_lock.with_name(install_lock.name + ".hook")
-    )
     before = sorted(p.name for p in site.iterdir())
-    with FileLock(str(path)):
+    holder: AbstractContextManager[object] = (
+        environment_lock(str(venv), cache)  # what `wheelmagic install` holds
+        if held == "install"
+        else FileLock(str(install_lock.with_name(install_lock.name + ".hook")))  # a hook's fix
+    )
+    with holder:
         r = subprocess.run(
             [py, "-c", CODE],
             env=_env(cache, str(no_gpu), index.url("simple/"), WHEELMAGIC_HOOK_LOCK_WAIT="1"),
@@ -104,7 +107,9 @@ def test_import_stops_with_an_explanation_when_the_other_process_takes_too_long(
         )
     assert r.returncode == 3, r.stdout + r.stderr
     doing = "installing into" if held == "install" else "fixing"
-    assert f"another process is {doing} {venv}; waiting for it (up to 1s)" in r.stderr, r.stderr
+    who = f" (pid {os.getpid()}, since " if held == "install" else ""  # the install's owner
+    assert f"another process{who}" in r.stderr, r.stderr
+    assert f"is {doing} {venv}; waiting for it (up to 1s)" in r.stderr, r.stderr
     assert r.stdout.startswith("IMPORTERROR wheelmagic: not importing torch"), r.stdout
     assert "may be half replaced" in r.stdout and "WHEELMAGIC_HOOK_LOCK_WAIT" in r.stdout
     assert "installing the fitting build" not in r.stderr

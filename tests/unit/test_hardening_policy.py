@@ -33,3 +33,11 @@ def test_unknown_env_value_keeps_a_configured_off() -> None:
     s = load_settings(FakeShell(c), environ={"WHEELMAGIC_ON_MISMATCH": "sometimes"})
     assert s.on_mismatch == "off"
     assert s.warnings and "sometimes" in s.warnings[0]
+
+
+def test_the_hooks_cheap_install_check_names_the_locks_owner_file() -> None:
+    """The hook stats `{prefix}/<owner file>` before importing `install.lock`: same name."""
+    from wheelmagic.hook.policy import INSTALL_OWNER
+    from wheelmagic.install.lock import LOCK_NAME
+
+    assert INSTALL_OWNER == LOCK_NAME + ".owner"

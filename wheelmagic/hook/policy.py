@@ -237,6 +237,12 @@ class EnvironmentBusy(RestartRequired):
     """
 
 
+#: the file `install.lock.environment_lock` writes beside `{prefix}/.wheelmagic.lock` while it
+#: holds it (`LOCK_NAME + ".owner"`; tests/unit/test_hardening_policy.py keeps them equal):
+#: one stat tells the hook's check that no install is running, without importing `install`
+INSTALL_OWNER = ".wheelmagic.lock.owner"
+
+
 def lock_paths() -> tuple[Path, Path] | None:
     """This environment's install lock (`install.lock`) and the hook's fix lock beside it.
 
@@ -393,6 +399,8 @@ class Policy:
         while files are replaced; importing then would load a half-replaced package. Wait for
         it (bounded, said out loud); past the bound, stop the import with an explanation.
         """
+        if not os.path.exists(os.path.join(sys.prefix, INSTALL_OWNER)):
+            return  # the cheap test first: no install holds the lock (a stat, no imports)
         paths = lock_paths()
         if paths is None:
             return
