@@ -19,8 +19,7 @@ unset PIP_FIND_LINKS PIP_INDEX_URL PIP_EXTRA_INDEX_URL WHEELMAGIC_INDEX_URL WHEE
 export PIP_CONFIG_FILE=/dev/null
 export WHEELMAGIC_CACHE_DIR="$PWD/$WORK/cache"
 
-H100=$(ls tests/data/platforms/*h100*.snapshot.json 2>/dev/null | head -n1 || true)
-[ -n "$H100" ] || H100=tests/data/doctor/h100-driver580.snapshot.json
+H100=tests/data/platforms/nvidia-h100-driver580.snapshot.json  # driver 580: CUDA 13.0 fits
 
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 start=$(date +%s)
@@ -68,3 +67,6 @@ kill "$SERVER" 2>/dev/null || true
 wait "$SERVER" 2>/dev/null || true
 trap - EXIT
 step "done in $(( $(date +%s) - start ))s; the server is stopped, nothing was installed"
+echo "   The index stays in $WORK/www. To serve it again (for notebooks: WHEELMAGIC_INDEX_URL):"
+echo "     $PY -m http.server 8000 --bind 127.0.0.1 --directory $WORK/www"
+echo "     $PY -m wheelmagic install torch --dry-run --index-url http://127.0.0.1:8000/simple/"

@@ -12,5 +12,4 @@ if ! command -v configurable-http-proxy >/dev/null 2>&1 && command -v npm >/dev/
   npm install -g --silent configurable-http-proxy \
     || echo "setup: configurable-http-proxy could not be installed; the JupyterHub test will be skipped"
 fi
-.venv/bin/wheelmagic detect
-bash scripts/demo.sh
+bash scripts/demo.sh  # detects this machine once, builds and serves the index, plans

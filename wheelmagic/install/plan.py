@@ -58,8 +58,19 @@ class PlannedFile:
 
     @property
     def variant(self) -> str:
-        """`null` for the null variant, '' for a non-variant wheel (the JSON contract)."""
-        return self.label if self.label is not None else ""
+        """`null` for the null variant, '' for a non-variant wheel (the JSON contract): a
+        per-backend index's `+cpu` wheel is non-variant, whatever line it was filed under."""
+        return self.label if self.label is not None and self.is_variant_file else ""
+
+    @property
+    def build(self) -> dict[str, str] | None:
+        """Where the build's accelerator line was read: the wheel's variant label, or (for a
+        non-variant wheel) its local version label (`+cu128`, `+cpu`); None: neither."""
+        if self.label is not None and self.is_variant_file:
+            return {"from": "variant label", "label": self.label}
+        if self.version.local:
+            return {"from": "local version label", "label": self.version.local}
+        return None
 
     @property
     def is_variant_file(self) -> bool:
@@ -75,6 +86,7 @@ class PlannedFile:
             "version": str(self.version),
             "filename": self.filename,
             "variant": self.variant,
+            "build": self.build,
             "url": redact(self.url),
             "sha256": self.sha256,
         }
