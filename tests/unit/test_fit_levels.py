@@ -201,3 +201,72 @@ def test_plain_pypi_file_is_a_known_build_in_explain(indexes: Indexes) -> None:
     text = "\n".join(p.explanation)
     assert "PyPI's torch 2.9 on linux_x86_64 is a cu128 build" in text
     assert "cannot use this machine's GPU" in text
+
+
+# Tolerating real metadata (item 5) ----------------------------------------------------------
+
+
+def test_undeclared_static_value_warns_and_ranks_after_declared_variants() -> None:
+    from packaging.tags import Tag
+    from packaging.version import Version
+
+    from wheelmagic.variants.metadata import parse_variants_json
+    from wheelmagic.variants.selection import Candidate, Target, select
+
+    doc = json.loads((PUBLISHED / "torch-2.9.0-variants.json").read_text())
+    # a published file's slip: cuda12.8 uses `priority :: order :: 4`, declared are 1, 2, 3
+    doc["variants"]["cuda12.8"]["priority"] = {"order": ["4"]}
+    meta = parse_variants_json(doc, "torch-2.9.0-variants.json")
+    plat = "cp313-cp313-manylinux_2_28_x86_64"
+    cands = [
+        Candidate(f"torch-2.9.0-{plat}-{lb}.whl", f"https://x.invalid/{lb}", "https://x.invalid/")
+        for lb in ("cuda12.8", "cuda12.6", "null")
+    ]
+    target = Target(
+        tags=[Tag("cp313", "cp313", "manylinux_2_28_x86_64")], python_version=Version("3.13")
+    )
+    supported = {
+        "nvidia": {
+            "cuda_version_lower_bound": ["12.8", "12.7", "12.6", "12.0", "12"],
+            "sm_arch": ["90_real", "80_real"],
+        }
+    }
+    sel = select(
+        "torch", cands, target=target, supported=supported, variants={Version("2.9.0"): meta}
+    )
+    labels = [r.label for r in sel.ranked]
+    assert labels == ["cuda12.6", "cuda12.8", "null"]  # kept, after the declared one
+    assert not sel.rejected
+    assert any("`priority :: order :: 4`" in n and "does not declare" in n for n in sel.notes)
+    assert any("does not declare" in line for line in sel.explain())
+
+
+def test_an_index_of_builds_for_other_machines_says_so_and_lists_this_platform_first() -> None:
+    from packaging.tags import Tag
+    from packaging.version import Version
+
+    from wheelmagic.variants.metadata import parse_variants_json
+    from wheelmagic.variants.selection import Candidate, Target, select
+
+    doc = {
+        "$schema": "https://variants-schema.wheelnext.dev/peps/825/v0.1.1.json",
+        "default-priorities": {"namespace": ["nvidia"]},
+        "variants": {
+            "cu12": {"nvidia": {"cuda_version_lower_bound": ["12.0"]}},
+            "cu13": {"nvidia": {"cuda_version_lower_bound": ["13.0"]}},
+        },
+    }
+    meta = parse_variants_json(doc, "cupy-14.0.0-variants.json")
+    names = [
+        "cupy-14.0.0-cp313-cp313-win_amd64-cu12.whl",
+        "cupy-14.0.0-cp313-cp313-manylinux_2_28_x86_64-cu12.whl",
+        "cupy-14.0.0-cp313-cp313-manylinux_2_28_x86_64-cu13.whl",
+    ]
+    cands = [Candidate(n, f"https://x.invalid/{n}", "https://x.invalid/") for n in names]
+    target = Target(
+        tags=[Tag("cp313", "cp313", "manylinux_2_28_x86_64")], python_version=Version("3.13")
+    )
+    sel = select("cupy", cands, target=target, supported={}, variants={Version("14.0.0"): meta})
+    text = sel.failure()
+    assert text.startswith("cupy publishes `nvidia` builds (cu12, cu13); this machine has no")
+    assert text.index("manylinux_2_28_x86_64-cu12") < text.index("win_amd64")

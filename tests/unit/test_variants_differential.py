@@ -64,7 +64,10 @@ def ours(
         variants={Version("1.0"): md},
         enable_optional=enable_optional or (),
     )
-    return [r.label for r in sel.ranked]
+    # one deliberate difference (issue 15): a variant whose only fault is a static value its
+    # file does not declare is kept, after the others, with a note; variantlib drops it
+    kept = [r for r in sel.ranked if not r.why.startswith("uses undeclared static properties")]
+    return [r.label for r in kept]
 
 
 @contextmanager

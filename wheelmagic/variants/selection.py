@@ -149,6 +149,8 @@ class Selection:
     ranked: list[Ranked] = field(default_factory=list)
     rejected: list[Rejection] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    #: namespace this machine has nothing of -> labels of variants that needed it (for messages)
+    missing_namespaces: dict[str, list[str]] = field(default_factory=dict)
     #: set when an older release wins on fit: "torch 2.9.0 has no build that ...; installing
     #: 2.7.1+cu118, the newest that uses your Tesla T4" (front ends show it with the choice)
     headline: str | None = None
@@ -183,13 +185,24 @@ class Selection:
         if not self.rejected:
             return f"no files for {self.requirement} on the index"
         groups: dict[str, list[str]] = {}
-        for rej in self.rejected:
+        # files for this platform first: wheels for other platforms say least about this one
+        for rej in sorted(self.rejected, key=lambda r: r.kind == "tags"):
             groups.setdefault(rej.reason, []).append(rej.filename)
         parts = []
         for reason, files in groups.items():
             shown = ", ".join(files[:3]) + (f" and {len(files) - 3} more" if len(files) > 3 else "")
             parts.append(f"{shown}: {reason}")
-        return "; ".join(parts)
+        lead = []
+        name = self.requirement.name
+        if all(r.kind == "tags" for r in self.rejected):
+            lead.append(f"{name} has wheels only for other platforms")
+        for ns, labels in self.missing_namespaces.items():
+            shown = ", ".join(sorted(set(labels))[:6])
+            lead.append(
+                f"{name} publishes `{ns}` builds ({shown}); this machine has no `{ns}` device "
+                "or driver that the built-in provider recognises"
+            )
+        return "; ".join(lead + parts)
 
 
 def label_matches(label: str | None, wanted: str, line_of: LineOf | None = None) -> bool:
@@ -343,6 +356,7 @@ def select(
             continue
         props: Properties = {}
         key: VariantKey = ()
+        klass: float
         if label is None:
             klass, why = 2, "non-variant wheel (ranked after every variant)"
         else:
@@ -381,7 +395,24 @@ def select(
                 )
                 supported_by_version[wheel.version] = sup
             reason = check_compatible(props, sup)
+            undeclared: list[str] = []
+            if reason is not None:
+                undeclared = _undeclared_static(props, meta, sup)
+                if undeclared and check_compatible(_without(props, meta, sup), sup) is None:
+                    # real metadata: a static value the file forgot to declare is the file's
+                    # slip, not this machine's; keep the variant, after the declared ones
+                    reason = None
+                    sel.notes.append(
+                        f"{label} ({wheel.version}): uses {', '.join(undeclared)}, which "
+                        f"{meta.source} does not declare among its static properties; "
+                        "ordered after the variants that use declared values"
+                    )
+                else:
+                    undeclared = []
             if reason is not None and cand.known_build is None:
+                for ns in props:
+                    if ns not in sup and ns not in _static_namespaces(meta):
+                        sel.missing_namespaces.setdefault(ns, []).append(label)
                 sel.rejected.append(
                     Rejection(
                         cand.filename,
@@ -398,6 +429,8 @@ def select(
                 klass, why = 3, f"a plain build that does not fit this machine: {reason}"
             elif count(props) == 0:
                 klass, why = 1, "null variant (ranked after every other variant)"
+            elif undeclared:
+                klass, why = 0.5, "uses undeclared static properties: " + ", ".join(undeclared)
             else:
                 klass, why = 0, describe_key(props, meta.namespace_priorities, sup)
         tag_rank = min(ranks[t] for t in wheel.tags if t in ranks)
@@ -423,6 +456,29 @@ def select(
     if fit is not None and sel.ranked:
         sel.headline = _older_release_headline(name, sel.ranked, unfit)
     return sel
+
+
+def _static_namespaces(meta: VariantsMetadata) -> set[str]:
+    return {ns for ns, p in meta.providers.items() if p.static is not None}
+
+
+def _undeclared_static(
+    props: Properties, meta: VariantsMetadata, sup: SupportedProperties
+) -> list[str]:
+    """`ns :: feature :: value` of static namespaces that the metadata does not declare (only
+    namespaces whose provider is enabled: a disabled optional one still rules a variant out)."""
+    out: list[str] = []
+    for ns in sorted(_static_namespaces(meta) & set(props) & set(sup)):
+        for feature, values in props[ns].items():
+            if not set(values) & set(sup.get(ns, {}).get(feature, ())):
+                out.append(f"`{ns} :: {feature} :: {' | '.join(values)}`")
+    return out
+
+
+def _without(props: Properties, meta: VariantsMetadata, sup: SupportedProperties) -> Properties:
+    """`props` less its static namespaces (their values were checked by `_undeclared_static`)."""
+    static = _static_namespaces(meta) & set(sup)
+    return {ns: feats for ns, feats in props.items() if ns not in static}
 
 
 def _older_release_headline(
