@@ -124,3 +124,43 @@ def test_cache_command_reports_kinds_and_clears_named(
     assert json.loads(call("info", "--json"))["kinds"]["http"]["bytes"] == 0
     call("clear")
     assert json.loads(call("info", "--json"))["kinds"]["staged"]["bytes"] == 0
+
+
+def test_a_confirmed_install_leaves_no_backup(tmp_path: Path) -> None:
+    """The backup of the replaced build is removed as soon as the install is confirmed."""
+    from packaging.utils import canonicalize_name
+    from support.wheels import build_wheel
+
+    from wheelmagic.install.backends import PipBackend
+    from wheelmagic.install.execute import execute
+    from wheelmagic.install.plan import Plan, PlannedFile
+    from wheelmagic.interpreter import clear_cache, inspect_interpreter
+    from wheelmagic.variants.filename import parse_wheel_name
+
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    clear_cache()
+    interp = inspect_interpreter(str(venv / "bin" / "python"))
+    cache_dir = tmp_path / "cache"
+    for version in ("1.0", "2.0"):  # install, then replace it (a backup is taken of 1.0)
+        path = build_wheel(tmp_path / "w", "demo-pkg", version)
+        w = parse_wheel_name(path.name)
+        planned = PlannedFile(
+            name=canonicalize_name(w.name),
+            version=w.version,
+            filename=path.name,
+            label=None,
+            url=path.as_uri(),
+            index_url="file:///test-index/simple/",
+            sha256=None,
+            size=path.stat().st_size,
+            properties={},
+            supported={},
+        )
+        plan = Plan(["demo-pkg"], [planned], [], platform=None, interpreter=interp)  # type: ignore[arg-type]
+        execute(
+            plan, cache_dir=cache_dir, backend=PipBackend(), download=lambda _p, path=path: path
+        )
+    assert WheelCache(cache_dir).info().usage("backups").files == 0
+    leftovers = [p for p in (venv / ".wheelmagic-backup").rglob("*") if p.is_file()]
+    assert leftovers == []
