@@ -163,6 +163,8 @@ def fleet_env(tmp: Path, **extra: str) -> dict[str, str]:
             "PIP_CONFIG_FILE": os.devnull,
             "PIP_DISABLE_PIP_VERSION_CHECK": "1",
             "UV_CACHE_DIR": str(tmp / "uv-cache"),
+            # never the developer's own cache (a test that shares one passes its own)
+            "WHEELMAGIC_CACHE_DIR": str(tmp / "wm-cache"),
             "PYTHONDONTWRITEBYTECODE": "1",
         }
     )
