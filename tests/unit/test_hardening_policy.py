@@ -41,3 +41,18 @@ def test_the_hooks_cheap_install_check_names_the_locks_owner_file() -> None:
     from wheelmagic.install.lock import LOCK_NAME
 
     assert INSTALL_OWNER == LOCK_NAME + ".owner"
+
+
+def test_hook_deadline_and_lock_wait_from_config_and_environment() -> None:
+    """Item 13's deadline and item 11's bound: defaults, `c.Wheelmagic.*`, then the env."""
+    s = load_settings(None, environ={})
+    assert (s.network_timeout, s.lock_wait) == (10.0, 300.0)
+    c = Config()
+    c.Wheelmagic.network_timeout = 3.0
+    c.Wheelmagic.lock_wait = 20.0
+    s = load_settings(FakeShell(c), environ={})
+    assert (s.network_timeout, s.lock_wait) == (3.0, 20.0)
+    env = {"WHEELMAGIC_HOOK_TIMEOUT": "2.5", "WHEELMAGIC_HOOK_LOCK_WAIT": "never"}
+    s = load_settings(FakeShell(c), environ=env)
+    assert (s.network_timeout, s.lock_wait) == (2.5, 20.0)
+    assert any("WHEELMAGIC_HOOK_LOCK_WAIT='never'" in w for w in s.warnings)
