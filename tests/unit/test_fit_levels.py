@@ -270,3 +270,47 @@ def test_an_index_of_builds_for_other_machines_says_so_and_lists_this_platform_f
     text = sel.failure()
     assert text.startswith("cupy publishes `nvidia` builds (cu12, cu13); this machine has no")
     assert text.index("manylinux_2_28_x86_64-cu12") < text.index("win_amd64")
+
+
+# PyPI's plain wheels as known builds (item 3) --------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("project", "filename", "backend", "words"),
+    [
+        ("torch", "torch-2.9.0-cp311-cp311-manylinux_2_28_x86_64.whl", "cu128", "(I15)"),
+        ("torch", "torch-2.7.1-cp311-cp311-manylinux_2_28_x86_64.whl", "cu126", "(I15)"),
+        ("torch", "torch-2.14.1-cp311-cp311-manylinux_2_28_x86_64.whl", "cu130", "(M)"),
+        # no row for 2.12: the nearest earlier release's, and it says so
+        ("torch", "torch-2.12.0-cp311-cp311-manylinux_2_28_x86_64.whl", "cu130", "inferred"),
+        ("torch", "torch-2.9.0-cp311-cp311-win_amd64.whl", "cpu", "windows"),
+        ("torch", "torch-2.9.0-cp311-none-macosx_11_0_arm64.whl", "cpu", "macos"),
+        # torchvision follows its torch release (0.24 <-> 2.9)
+        ("torchvision", "torchvision-0.24.0-cp311-cp311-manylinux_2_28_x86_64.whl", "cu128", "2.9"),
+    ],
+)
+def test_pypi_plain_wheels_are_known_builds(
+    project: str, filename: str, backend: str, words: str
+) -> None:
+    from wheelmagic.index import legacy_torch
+
+    found = legacy_torch.plain_build(project, filename)
+    assert found is not None and found[0] == backend and words in found[1]
+
+
+def test_plain_wheels_of_other_projects_or_platforms_stay_plain() -> None:
+    from wheelmagic.index import legacy_torch
+
+    assert legacy_torch.plain_build("numpy", "numpy-2.0.0-cp311-cp311-win_amd64.whl") is None
+    assert legacy_torch.plain_build("torch", "torch-2.9.0-py3-none-any.whl") is None
+
+
+def test_an_unknown_cuda_row_is_inherited_never_fits_everything() -> None:
+    from wheelmagic.pytorch import facts
+    from wheelmagic.pytorch.backend import Backend
+
+    cu129 = Backend.parse("cu129")
+    assert cu129 is not None
+    props, note = facts.backend_facts(cu129, "torch", "2.9.0")
+    assert "sm_arch" in props["nvidia"] and "61_real" not in props["nvidia"]["sm_arch"]
+    assert note == "inferred from torch 2.8 cu129 (no row for 2.9 cu129)"
