@@ -230,17 +230,19 @@ class ReadOnlyEnvironment(InstallError):
     """The target's site-packages cannot be written (read-only mount, permissions)."""
 
 
-def _inside(path: str, roots: Sequence[str]) -> bool:
-    """Does `path` (not followed if it is itself a link) lie inside one of `roots`?"""
-    parent = os.path.realpath(os.path.dirname(path))
+def _inside(path: str, roots: Sequence[str], memo: dict[str, str] | None = None) -> bool:
+    """Does `path` (not followed if it is itself a link) lie inside one of `roots`?
+
+    `memo` keeps each directory's real path for one pass (torch: 13,000 files, 900 dirs).
+    """
+    directory = os.path.dirname(path)
+    parent = memo.get(directory) if memo is not None else None
+    if parent is None:
+        parent = os.path.realpath(directory)
+        if memo is not None:
+            memo[directory] = parent
     real = os.path.join(parent, os.path.basename(path))
-    for root in roots:
-        try:
-            if os.path.commonpath([real, root]) == root and real != root:
-                return True
-        except ValueError:
-            continue
-    return False
+    return any(real.startswith(root.rstrip(os.sep) + os.sep) for root in roots)
 
 
 def _walk(top: str, into: set[str]) -> None:
@@ -311,8 +313,9 @@ class Region:
         """Remove what appeared since `before` and lies inside the environment; problems."""
         problems: list[str] = []
         new = sorted(self.scan() - self.before, key=lambda p: p.count(os.sep), reverse=True)
+        memo: dict[str, str] = {}
         for path in new:
-            if not _inside(path, self.roots):
+            if not _inside(path, self.roots, memo):
                 continue  # never touch anything outside the target environment
             try:
                 if os.path.isdir(path) and not os.path.islink(path):
@@ -420,6 +423,7 @@ class Backup:
         present = installed_dists(site_dirs)
         tops, data = wheel_tops(wheels)
         roots = tuple(os.path.realpath(p) for p in (prefix, *site_dirs) if p)
+        memo: dict[str, str] = {}
         made: set[str] = set()
         base_s = str(self.root)
         for name in names:
@@ -435,7 +439,7 @@ class Backup:
             )
             tops.append(dist.path.name)
             for path in dist.files():
-                if not _inside(path, roots):
+                if not _inside(path, roots, memo):
                     continue  # a RECORD row outside the environment is not ours to keep
                 dst = base_s + path if path.startswith(os.sep) else os.path.join(base_s, path)
                 parent = os.path.dirname(dst)
