@@ -30,6 +30,7 @@ def test_user_startup_file_is_silent_where_wheelmagic_is_not_installed(tmp_path:
         text=True,
         check=True,
         cwd=tmp_path,  # not the checkout: its wheelmagic/ would be importable from the cwd
+        env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)},  # no PYTHONPATH either
     )
     assert probe.stdout.split() == ["True", "False"], probe
 
