@@ -426,7 +426,8 @@ def select(
                 continue
             key = variant_sort_key(props, meta.namespace_priorities, sup)
             if reason is not None:
-                klass, why = 3, f"a plain build that does not fit this machine: {reason}"
+                # the first clause names the property; the fit detail says the rest
+                klass, why = 3, f"a plain build that does not fit: {reason.split(';')[0]}"
             elif count(props) == 0:
                 klass, why = 1, "null variant (ranked after every other variant)"
             elif undeclared:
