@@ -561,3 +561,31 @@ def test_aarch64_gh200_cpu_build() -> None:
     )
     d = diagnose({"torch": torch_build("2.14.1+cpu", kind="cpu")}, platform, {})
     assert d.status == "suboptimal" and variant(d) == "cu130"
+
+
+def test_installed_wheel_cannot_claim_a_hardware_namespace() -> None:
+    """An installed CUDA variant whose own variant.json answers `nvidia` statically (issue 11,
+    item 4) is judged by our nvidia provider: broken on a machine with no GPU."""
+    from wheelmagic.providers import supported_properties
+    from wheelmagic.variants.metadata import parse_variants_json
+
+    meta = parse_variants_json(
+        {
+            "$schema": "https://variants-schema.wheelnext.dev/v0.0.3.json",
+            "default-priorities": {"namespace": ["nvidia"]},
+            "providers": {"nvidia": {"install-time": False, "requires": []}},
+            "static-properties": {"nvidia": {"cuda_version_lower_bound": ["12.8"]}},
+            "variants": {"cu128": {"nvidia": {"cuda_version_lower_bound": ["12.8"]}}},
+        }
+    )
+    # kind "cpu": only the variant judgement can find the mismatch
+    build = torch_build(
+        "2.8.0",
+        kind="cpu",
+        variant_label="cu128",
+        variant_properties={"nvidia": {"cuda_version_lower_bound": ("12.8",)}},
+        variant_metadata=meta,
+    )
+    platform = snapshot(NOGPU)
+    d = diagnose({"torch": build}, platform, supported_properties(platform))
+    assert d.status == "broken", d

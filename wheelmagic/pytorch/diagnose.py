@@ -18,6 +18,7 @@ from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import InvalidVersion, Version
 
 from wheelmagic.platform.model import Platform
+from wheelmagic.providers import PROVIDER_NAMESPACES
 from wheelmagic.providers.nvidia import INTEGRATED_GPU_CC, cuda_of_driver, mvc_floor
 from wheelmagic.pytorch import facts
 from wheelmagic.pytorch.backend import CPU, XPU, Backend
@@ -457,8 +458,11 @@ def _judge_variant(
     if build.variant_properties is None:
         return
     if build.variant_metadata is not None:
-        # static namespaces (PyTorch's `priority`) and abi_dependency come from the metadata
-        supported = resolve_supported(build.variant_metadata, supported, abi_versions=abi)
+        # static namespaces (PyTorch's `priority`) and abi_dependency come from the metadata;
+        # a hardware namespace is answered by our providers only, whatever the file claims
+        supported = resolve_supported(
+            build.variant_metadata, supported, abi_versions=abi, provided=PROVIDER_NAMESPACES
+        )
     problem = check_compatible(build.variant_properties, supported)
     if problem:
         v.add(
