@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 from support.server import serve_directory
-from support.torch_tree import local_platform_tag, per_backend_tree, simple_index
+from support.torch_tree import REAL_SHAPED, local_platform_tag, per_backend_tree, simple_index
 
 from wheelmagic.app import Session
 from wheelmagic.install.plan import Plan
@@ -314,3 +314,27 @@ def test_an_unknown_cuda_row_is_inherited_never_fits_everything() -> None:
     props, note = facts.backend_facts(cu129, "torch", "2.9.0")
     assert "sm_arch" in props["nvidia"] and "61_real" not in props["nvidia"]["sm_arch"]
     assert note == "inferred from torch 2.8 cu129 (no row for 2.9 cu129)"
+
+
+def test_companions_follow_the_older_release_onto_its_line(tmp_path: Path) -> None:
+    """torch and torchvision together: torch 2.7.1+cu118 wins on fit, torchvision follows it."""
+    assert TAG is not None
+    per_backend_tree(tmp_path, TAG)
+    vision = {
+        backend: [{"2.7.1": "0.22.1", "2.8.0": "0.23.0", "2.9.0": "0.24.0"}[v] for v in versions]
+        for backend, versions in REAL_SHAPED.items()
+    }
+    per_backend_tree(tmp_path, TAG, vision, project="torchvision")
+    (tmp_path / "pypi").mkdir()
+    with serve_directory(tmp_path) as srv:
+        indexes = Indexes(srv.url("whl"), srv.url("pypi/"), srv.url("pypi/"))
+        options = Options(
+            platform_file=str(PLATFORMS / "nvidia-t4-driver525-60-11.snapshot.json"),
+            index_url=indexes.pypi,
+            torch_backend="auto",
+            dry_run=True,
+        )
+        with Session(options, environ=environment(indexes, False)) as session:
+            p = session.plan(["torch", "torchvision"])
+    got = {str(f.name): f"{f.version} [{f.label}]" for f in p.packages}
+    assert got == {"torch": "2.7.1+cu118 [cu118]", "torchvision": "0.22.1+cu118 [cu118]"}
