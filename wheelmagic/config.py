@@ -37,6 +37,8 @@ from typing import Any
 from traitlets import Bool, Enum, Float, List, Unicode
 from traitlets.config import Configurable
 
+from wheelmagic.options import ENV_PREFER, PREFERS, Prefer
+
 POLICIES: tuple[str, ...] = ("auto", "fix", "warn", "off")
 DEFAULT_POLICY = "auto"
 #: what an unknown WHEELMAGIC_ON_MISMATCH value means: explain, never install
@@ -87,6 +89,15 @@ class Wheelmagic(Configurable):  # type: ignore[misc]
         "before stopping with an explanation (WHEELMAGIC_HOOK_LOCK_WAIT wins over this).",
     ).tag(config=True)
 
+    prefer = Enum(
+        ["fit", "newest"],
+        default_value=None,
+        allow_none=True,
+        help="How builds are chosen: 'fit' (default) takes the best fit for this machine, then "
+        "the newest release at that fit; 'newest' takes the newest release first. "
+        "WHEELMAGIC_PREFER and --prefer win over this.",
+    ).tag(config=True)
+
     raise_on_error = Bool(
         True,
         help="A failed %variant_install ends its cell with an error, so Run All, nbconvert "
@@ -107,6 +118,8 @@ class Settings:
     network_timeout: float = DEFAULT_NETWORK_TIMEOUT
     #: seconds to wait for another process's install into this environment
     lock_wait: float = DEFAULT_LOCK_WAIT
+    #: c.Wheelmagic.prefer, unless WHEELMAGIC_PREFER is set (then None: the Session reads it)
+    prefer: Prefer | None = None
 
     @property
     def fixes_broken(self) -> bool:
@@ -163,7 +176,13 @@ def load_settings(ip: Any = None, environ: Mapping[str, str] | None = None) -> S
         warnings=tuple(warnings),
         network_timeout=network_timeout,
         lock_wait=lock_wait,
+        prefer=None if env.get(ENV_PREFER, "").strip() else _prefer(configurable.prefer),
     )
+
+
+def _prefer(value: str | None) -> Prefer | None:
+    """The config's `prefer` as its type (traitlets' Enum already refused anything else)."""
+    return next((p for p in PREFERS if p == value), None)
 
 
 def _seconds(env: Mapping[str, str], name: str, default: float, warnings: list[str]) -> float:

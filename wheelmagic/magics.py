@@ -19,6 +19,7 @@ import json
 import shlex
 import sys
 from collections.abc import Callable
+from dataclasses import replace
 from typing import TYPE_CHECKING, NoReturn, TypeVar
 
 from IPython.core.error import UsageError
@@ -173,6 +174,10 @@ class WheelmagicMagics(Magics):  # type: ignore[misc]
         if args is None:
             return
         options = from_arguments(args)
+        if options.prefer is None:  # c.Wheelmagic.prefer, unless WHEELMAGIC_PREFER is set
+            from wheelmagic.config import load_settings
+
+            options = replace(options, prefer=load_settings(self.shell).prefer)
         renderer = _renderer(self.shell)
         try:
             with Session(options) as session:

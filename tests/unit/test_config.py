@@ -68,3 +68,23 @@ def test_real_ipython_config_file(tmp_path, monkeypatch) -> None:  # type: ignor
     (tmp_path / "ipython_config.py").write_text('c.Wheelmagic.on_mismatch = "off"\n')
     cfg = PyFileConfigLoader("ipython_config.py", path=str(tmp_path)).load_config()
     assert load_settings(FakeShell(cfg), environ={}).on_mismatch == "off"
+
+
+def test_prefer_comes_from_config_unless_the_environment_says() -> None:
+    """`c.Wheelmagic.prefer` (issue 15: --prefer in config and env too); the variable wins."""
+    from traitlets.config import Config
+
+    from wheelmagic.app import Session
+    from wheelmagic.options import Options
+
+    cfg = Config()
+    cfg.Wheelmagic.prefer = "newest"
+    ip = type("Ip", (), {"config": cfg})()
+    settings = load_settings(ip, environ={})
+    assert settings.prefer == "newest"
+    assert Session(Options(prefer=settings.prefer), environ={}).prefer == "newest"
+    over = load_settings(ip, environ={"WHEELMAGIC_PREFER": "fit"})
+    assert over.prefer is None
+    env = {"WHEELMAGIC_PREFER": "fit"}
+    assert Session(Options(prefer=over.prefer), environ=env).prefer == "fit"
+    assert load_settings(None, environ={}).prefer is None

@@ -167,7 +167,11 @@ def run_fix(fix: Fix, settings: Settings) -> FixOutcome:
     def log(message: str) -> None:
         say(f"{PREFIX} {message}")
 
-    options = Options(index_url=settings.index_url, extra_index_urls=settings.extra_index_urls)
+    options = Options(
+        index_url=settings.index_url,
+        extra_index_urls=settings.extra_index_urls,
+        prefer=settings.prefer,
+    )
     with Session(options) as session:
         plan = plan_within(session, fix, log, settings.network_timeout)
         if plan.nothing_to_do:
