@@ -229,7 +229,7 @@ def test_server_process_killed_mid_download_then_back(tmp_path: Path) -> None:
         hashlib.sha256(cached.read_bytes()).hexdigest()
         == hashlib.sha256(whl.read_bytes()).hexdigest()
     )
-    assert not list(part_dir.iterdir())
+    assert not [p for p in part_dir.rglob("*") if p.is_file()]  # the part moved into the cache
 
 
 # ---------------------------------------------------------------------------------------------
