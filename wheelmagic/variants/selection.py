@@ -501,17 +501,20 @@ def _older_release_headline(
     lost = max(fits, key=lambda f: (bool(f.hint), f.level))
     lacks, hint = lost.detail or lost.name, lost.hint
     what = chosen.fit.detail or chosen.fit.name or "fits this machine"
-    text = (
-        f"{name} {newest} has no build that {_as_clause(what)} ({lacks}); installing "
-        f"{chosen.version} [{variant_name(chosen.label)}], the newest that {_as_clause(what)}"
-    )
+    build = f"{chosen.version} [{variant_name(chosen.label)}]"
+    if what.startswith("uses "):  # a clause: "the newest that uses your Tesla T4"
+        text = (
+            f"{name} {newest} has no build that {what} ({lacks}); installing {build}, "
+            f"the newest that {what}"
+        )
+    else:  # a description: "CPU build: leaves your Tesla T4 idle"
+        text = (
+            f"{name} {newest} has no build that fits this machine as well ({lacks}); "
+            f"installing {build}, the newest at its fit ({what})"
+        )
     if hint:
         text += f"; {hint} for {name} {newest}"
     return text
-
-
-def _as_clause(text: str) -> str:
-    return text[0].lower() + text[1:] if text else text
 
 
 @lru_cache(maxsize=4096)
