@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from wheelmagic.index.constraints import ConstraintFile
 from wheelmagic.install.backends import _index_args, index_env
 
 
@@ -14,6 +15,7 @@ class Ix:
     trusted_hosts: tuple[str, ...] = ()
     cert: str | None = None
     extra: dict[str, str] = field(default_factory=dict)
+    constraints: tuple[ConstraintFile, ...] = ()
 
 
 SECRET = "https://alice:s3cret@pkgs.example/simple"

@@ -27,6 +27,7 @@ from typing import Protocol
 from urllib.parse import urlsplit
 
 from wheelmagic.errors import InstallError
+from wheelmagic.index.constraints import ConstraintFile
 from wheelmagic.index.urls import redact, redact_text
 
 BACKENDS = ("auto", "pip", "uv")
@@ -66,6 +67,8 @@ class IndexSettings(Protocol):
     def trusted_hosts(self) -> tuple[str, ...]: ...
     @property
     def cert(self) -> str | None: ...
+    @property
+    def constraints(self) -> tuple[ConstraintFile, ...]: ...
 
 
 @dataclass(frozen=True)
@@ -139,6 +142,10 @@ def _index_args(ix: IndexSettings | None, *, uv: bool) -> list[str]:
         args += ["--allow-insecure-host" if uv else "--trusted-host", host]
     if ix.cert and not uv:
         args += ["--cert", ix.cert]
+    # the plan honoured these; the installer, run with an isolated configuration, must too
+    # (a dependency it resolves by itself would otherwise escape an admin's cap)
+    for constraint in ix.constraints:
+        args += ["--constraint", constraint.path]
     return args
 
 
