@@ -488,3 +488,46 @@ def test_links_planted_in_a_shared_cache_are_never_followed(venv: Env) -> None:
         shutil.rmtree(shared, ignore_errors=True)
         with contextlib.suppress(NameError):
             shutil.rmtree(attacker_dir, ignore_errors=True)
+
+
+def test_data_member_escaping_is_refused_and_a_pip_failure_on_it_is_undone(venv: Env) -> None:
+    """The issue's own example of a part-way failure: a `torch-2.15.0.data/data/../../x`
+    member. Through the CLI, staging refuses it before any installer runs. Behind that guard,
+    real pip given the wheel directly writes the members before it, then refuses the escaping
+    one ("Unexpected file ... .data directory contents should be named like"), and `Backup.restore()` puts the venv back file for
+    file (pip's own rollback restores the old torch but leaves the new dist-info and
+    `torch_extra/`)."""
+    from wheelmagic.errors import InstallError
+    from wheelmagic.install.backends import InstallRequest, PipBackend
+    from wheelmagic.install.lock import Backup
+
+    dist_info = "torch-2.15.0.dist-info"
+    wheel = hostile_wheel(
+        venv.tmp / "hostile" / "torch-2.15.0-py3-none-any.whl",
+        [
+            *dist_info_members(dist_info, "2.15.0"),
+            *torch_members(),
+            ("torch_extra/__init__.py", b""),
+            ("torch-2.15.0.data/data/../../../escaped.txt", b"out\n"),
+        ],
+        dist_info=dist_info,
+    )
+    before = tree(venv.prefix)
+    with index_of(venv.tmp, wheel) as srv:
+        ran = venv.install(srv, "torch==2.15.0", installer="pip")
+    assert ran.returncode == 4, ran.output
+    assert "point outside the environment" in ran.stderr and "escaped.txt" in ran.stderr
+    assert diff(before, tree(venv.prefix)) == []
+
+    backup = Backup.take(
+        ["torch"], [str(venv.site)], str(venv.prefix), venv.tmp / "cache", wheels=[wheel]
+    )
+    with pytest.raises(InstallError, match="Unexpected file|outside"):
+        PipBackend().install(InstallRequest(python=venv.python, wheels=(wheel,)))
+    assert diff(before, tree(venv.prefix)) != []  # pip left part of the new wheel behind
+    backup.restore()
+    backup.discard()
+    assert backup.problems == []
+    assert diff(before, tree(venv.prefix)) == []
+    assert not list(venv.tmp.rglob("escaped.txt"))
+    assert venv.build() == BASELINE
