@@ -203,7 +203,13 @@ def execute(
             pre=pre,
             env=dict(env or {}),
         )
-        backup = Backup.take(names, site_dirs, prefix, cache, wheels=request.wheels)
+        backup = Backup.take(
+            names,
+            site_dirs,
+            prefix,
+            cache,
+            wheels=[s.members or s.path for s in result.staged],  # names as staging read them
+        )
         output: list[str] = []
 
         def relay(line: str) -> None:

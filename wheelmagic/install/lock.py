@@ -329,22 +329,25 @@ class Region:
         return problems
 
 
-def wheel_tops(wheels: Iterable[Path]) -> tuple[list[str], list[str]]:
+def wheel_tops(wheels: Iterable[Path | Sequence[str]]) -> tuple[list[str], list[str]]:
     """(top-level entries in site-packages, `.data/data/` paths relative to the prefix).
 
-    Read from each wheel's member list; members that escape are skipped (staging refuses
-    such a wheel before it gets here).
+    From each wheel's member list (a wheel file, or its member names as staging read them);
+    members that escape are skipped (staging refuses such a wheel before it gets here).
     """
     import zipfile
 
     tops: dict[str, None] = {}
     data: dict[str, None] = {}
     for wheel in wheels:
-        try:
-            with zipfile.ZipFile(wheel) as zf:
-                names = zf.namelist()
-        except (OSError, zipfile.BadZipFile):
-            continue
+        if isinstance(wheel, Path):
+            try:
+                with zipfile.ZipFile(wheel) as zf:
+                    names: Sequence[str] = zf.namelist()
+            except (OSError, zipfile.BadZipFile):
+                continue
+        else:
+            names = wheel
         for name in names:
             if escaping_path(name):
                 continue
@@ -393,12 +396,12 @@ class Backup:
         prefix: str,
         cache_dir: Path,
         *,
-        wheels: Sequence[Path] = (),
+        wheels: Sequence[Path | Sequence[str]] = (),
     ) -> Backup:
         """Link the files of the installed `names` aside (only those that are installed).
 
-        `wheels` (the staged files about to be installed) widen what is watched, so that
-        `restore()` can remove everything a failed install left, file for file.
+        `wheels` (the staged files about to be installed, or their member names) widen what is
+        watched, so that `restore()` can remove everything a failed install left, file for file.
         """
         base = Path(prefix) / ".wheelmagic-backup"
         if not _writable_dir(Path(prefix)):
@@ -418,7 +421,11 @@ class Backup:
         return backup
 
     def _take(
-        self, names: Sequence[str], site_dirs: Sequence[str], prefix: str, wheels: Sequence[Path]
+        self,
+        names: Sequence[str],
+        site_dirs: Sequence[str],
+        prefix: str,
+        wheels: Sequence[Path | Sequence[str]],
     ) -> None:
         present = installed_dists(site_dirs)
         tops, data = wheel_tops(wheels)

@@ -340,6 +340,8 @@ class StagedWheel:
     requires: list[str] = field(default_factory=list)
     #: Requires-Dist lines dropped because their variant condition is false
     dropped: list[str] = field(default_factory=list)
+    #: the wheel's member names (the backup watches where they go; saves re-reading the zip)
+    members: tuple[str, ...] = field(default=(), repr=False)
 
 
 def metadata_member(zf: zipfile.ZipFile) -> str:
@@ -371,12 +373,13 @@ def read_member(zf: zipfile.ZipFile, member: str, limit: int, source: str) -> by
     return data
 
 
-def check_paths(zf: zipfile.ZipFile, source: str) -> None:
+def check_paths(zf: zipfile.ZipFile, source: str) -> list[str]:
     """Every member and every RECORD row must stay inside the environment.
 
     pip refuses a member that escapes only when it reaches it (after writing the ones before);
     a RECORD row that escapes it copies into the installed RECORD, where an uninstall or a
-    rollback would delete it. Both are refused here, before anything is installed.
+    rollback would delete it. Both are refused here, before anything is installed. Returns
+    the member names (the backup watches where they will go).
     """
     names = zf.namelist()
     bad = [n for n in names if escaping_path(n)]
@@ -400,6 +403,7 @@ def check_paths(zf: zipfile.ZipFile, source: str) -> None:
             hint="the wheel is hostile or broken; nothing was installed. Report it to the "
             "index maintainer",
         )
+    return names
 
 
 def staged_metadata(source: Path, env: VariantEnvironment) -> tuple[str, str, str]:
@@ -408,9 +412,19 @@ def staged_metadata(source: Path, env: VariantEnvironment) -> tuple[str, str, st
     Also refuses a wheel whose members or RECORD escape the environment (`check_paths`) and
     one whose METADATA or RECORD is larger than the caps above.
     """
+    member, text, new, _names = _read_for_staging(source, env)
+    return member, text, new
+
+
+def _read_for_staging(source: Path, env: VariantEnvironment) -> tuple[str, str, str, list[str]]:
+    """`staged_metadata`, and the member names.
+
+    Also refuses a wheel whose members or RECORD escape the environment (`check_paths`) and
+    one whose METADATA or RECORD is larger than the caps above.
+    """
     try:
         with zipfile.ZipFile(source) as zf:
-            check_paths(zf, source.name)
+            names = check_paths(zf, source.name)
             member = metadata_member(zf)
             text = read_member(zf, member, MAX_METADATA_BYTES, source.name).decode("utf-8")
     except (zipfile.BadZipFile, OSError, UnicodeDecodeError) as err:
@@ -426,7 +440,7 @@ def staged_metadata(source: Path, env: VariantEnvironment) -> tuple[str, str, st
             f"{source.name} declares a requirement wheelmagic cannot evaluate: {err}",
             hint="report it to the package's maintainers",
         ) from err
-    return member, text, text if new == old else edit_metadata(text, requires=new)
+    return member, text, text if new == old else edit_metadata(text, requires=new), names
 
 
 def wheel_variant(source: Path) -> tuple[str, Properties] | None:
@@ -504,7 +518,7 @@ def stage_wheel(
     wheel = parse_wheel_name(filename or source.name)
     out_dir.mkdir(parents=True, exist_ok=True)
     dst = out_dir / wheel.non_variant_filename()
-    member, old_text, new_text = staged_metadata(source, env)
+    member, old_text, new_text, names = _read_for_staging(source, env)
     old_reqs, new_reqs = requires_dist(old_text), requires_dist(new_text)
     dropped = [r for r in old_reqs if r not in new_reqs and _variant_line(r)]
     rewritten = new_text != old_text
@@ -517,7 +531,7 @@ def stage_wheel(
         else:
             _copy(source, dst)
             remember(dst, verified_sha256(source))
-    return StagedWheel(source, dst, rewritten, new_reqs, dropped)
+    return StagedWheel(source, dst, rewritten, new_reqs, dropped, tuple(names))
 
 
 def _digest_path(dst: Path) -> Path:
