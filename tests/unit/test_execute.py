@@ -18,6 +18,7 @@ from support.wheels import build_plain_wheel, build_wheel
 
 from wheelmagic.app import restart_needed
 from wheelmagic.errors import InstallError
+from wheelmagic.index.constraints import ConstraintFile
 from wheelmagic.install.backends import PipBackend, UvBackend, find_uv, pip_check
 from wheelmagic.install.execute import execute
 from wheelmagic.install.lock import LockTimeout, environment_lock
@@ -37,6 +38,7 @@ class Indexes:
     find_links: tuple[str, ...] = ()
     trusted_hosts: tuple[str, ...] = ()
     cert: str | None = None
+    constraints: tuple[ConstraintFile, ...] = ()
 
 
 @pytest.fixture
