@@ -118,4 +118,7 @@ def test_cache_info_prints_the_same_units(
     cache_cmd.register(parser.add_subparsers())
     args = parser.parse_args(["cache", "info"])
     assert args.func(args) == 0
-    assert "wheels: 1 (1.5 KiB)" in capsys.readouterr().out.splitlines()
+    (downloads,) = [
+        line for line in capsys.readouterr().out.splitlines() if line.startswith("  downloads")
+    ]
+    assert downloads.split()[1:4] == ["1.5", "KiB", "1"], downloads
