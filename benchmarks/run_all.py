@@ -141,6 +141,7 @@ def parse_download(out: str) -> list[Row]:
         re.M,
     )
     found = {m["what"]: m for m in rx.finditer(out)}
+    spreads = dict(re.findall(r"(wheelmagic|curl|pip download) (\d+\.\d+-\d+\.\d+ s)", out))
     wm = float(found["wheelmagic"]["s"])
     what = (
         f"download {size.group(2)} MB over loopback (+ sha256, cache store)"
@@ -157,8 +158,23 @@ def parse_download(out: str) -> list[Row]:
                     _f(wm, "s", 3) + f" ({found['wheelmagic']['mbs']} MB/s)",
                     _f(b, "s", 3) + f" ({found[other]['mbs']} MB/s)",
                     _ratio(wm, b),
+                    spreads.get("wheelmagic", "-"),
                 )
             )
+    peak = re.search(
+        r"peak memory: (\d+) MB file: peak RSS ([\d.]+) MiB \(a process that only imports: "
+        r"([\d.]+) MiB\)",
+        out,
+    )
+    if peak:
+        rows.append(
+            Row(
+                f"peak RSS downloading a {peak.group(1)} MB file (fresh process)",
+                f"{peak.group(2)} MiB",
+                f"{peak.group(3)} MiB (the same process, imports only)",
+                _ratio(float(peak.group(2)), float(peak.group(3))),
+            )
+        )
     return rows
 
 
@@ -367,10 +383,12 @@ BENCHES = [
     # a real wheel: `pip download` reads the wheel's METADATA, so a random file fails there
     Bench(
         "download",
-        ["--wheel", str(TORCH_CPU), "--runs", "3"]
+        ["--wheel", str(TORCH_CPU), "--runs", "3", "--peak-mb", "550"]
         if TORCH_CPU.exists()
-        else ["--size-mb", "100", "--runs", "3"],
-        ["--wheel", str(TORCH_CPU)] if TORCH_CPU.exists() else [],
+        else ["--size-mb", "100", "--runs", "3", "--peak-mb", "550"],
+        ["--wheel", str(TORCH_CPU), "--runs", "7", "--peak-mb", "550"]
+        if TORCH_CPU.exists()
+        else ["--peak-mb", "550"],
         parse_download,
         1800,
         _need_curl,
@@ -378,7 +396,7 @@ BENCHES = [
     Bench(
         "install",
         ["--runs", "3", "--skip-switch"],
-        ["--runs", "4", "--fresh", "3"],
+        ["--runs", "2", "--fresh", "3"],
         parse_install,
         3600,
         _need_real_wheels,
