@@ -56,15 +56,30 @@ class TooLarge(IndexError_):
     pass
 
 
+#: (cert, SSL_CERT_FILE, SSL_CERT_DIR) -> the verifying context: loading a CA bundle takes
+#: 30-50 ms, and one install opens two clients (the index's and the downloader's)
+_SSL_CONTEXTS: dict[tuple[str, str, str], ssl.SSLContext] = {}
+
+
+def _ssl_context(cert: str | None) -> ssl.SSLContext:
+    env = (cert or "", os.environ.get("SSL_CERT_FILE", ""), os.environ.get("SSL_CERT_DIR", ""))
+    context = _SSL_CONTEXTS.get(env)
+    if context is None:
+        if cert:
+            context = (
+                ssl.create_default_context(cafile=cert)
+                if os.path.isfile(cert)
+                else ssl.create_default_context(capath=cert)
+            )
+        else:  # what httpx does for verify=True, trust_env=True
+            context = httpx.create_ssl_context(verify=True, trust_env=True)
+        _SSL_CONTEXTS[env] = context
+    return context
+
+
 def make_client(cert: str | None = None, timeout: float = 30.0) -> httpx.Client:
     """An httpx client as pip users expect: env proxies, SSL_CERT_FILE, a CA bundle option."""
-    verify: ssl.SSLContext | bool = True
-    if cert:
-        verify = (
-            ssl.create_default_context(cafile=cert)
-            if os.path.isfile(cert)
-            else (ssl.create_default_context(capath=cert))
-        )
+    verify = _ssl_context(cert)
     return httpx.Client(
         trust_env=True,
         verify=verify,
