@@ -268,3 +268,12 @@ def test_the_record_is_replaced_atomically(world: World) -> None:
     leftovers = [p.name for p in _record(world).parent.iterdir() if p.suffix == ".tmp"]
     assert leftovers == []
     assert json.loads(_record(world).read_text())["schema"] == verdict.SCHEMA
+
+
+def test_cache_clear_removes_the_records(world: World) -> None:
+    from wheelmagic.install.cache import WheelCache
+
+    assert _record(world).exists()
+    WheelCache(world.cache).clear()
+    assert not _record(world).exists()
+    assert world.recall() is None

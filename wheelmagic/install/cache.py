@@ -177,7 +177,8 @@ class Kind:
 #: Everything wheelmagic writes under `cache_dir()`, by kind: the one table `cache info`,
 #: `cache clear` and `cache prune` read. Writers: install.download (wheels/, tmp/),
 #: install.execute (staged/, logs/), install.lock (backup/ when the environment's prefix is
-#: read-only), index.http (http/), attempts (attempts.json), kernel (restarts/).
+#: read-only), index.http (http/), attempts (attempts.json), kernel (restarts/), verdict
+#: (verdicts/).
 KINDS: tuple[Kind, ...] = (
     Kind("downloads", ("wheels", "tmp"), "verified downloads (and partial ones, resumable)"),
     Kind(
@@ -190,8 +191,8 @@ KINDS: tuple[Kind, ...] = (
     Kind("http", ("http",), "index pages and variants.json (HTTP metadata)"),
     Kind(
         "records",
-        ("logs", "attempts.json", "restarts"),
-        "installer logs, fix attempts, kernel restart records",
+        ("logs", "attempts.json", "restarts", "verdicts"),
+        "installer logs, fix attempts, kernel restart records, remembered verdicts",
     ),
 )
 KIND_NAMES: tuple[str, ...] = tuple(k.name for k in KINDS)
