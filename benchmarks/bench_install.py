@@ -134,9 +134,14 @@ def main() -> int:
         print("\n".join(results))
 
         if not args.skip_switch or args.fresh:
-            staged = sorted((tmp / "cache" / "wheelmagic" / "staged").glob("*/torch-*.whl"))
-            cuda_whl = next(p for p in staged if "2.14.1" in p.name)
-            cpu_whl = next(p for p in staged if "2.13.0" in p.name)
+            # the wheels wheelmagic handed the installer (staged under their non-variant names)
+            staged = sorted((tmp / "cache" / "wheelmagic").rglob("torch-*.whl"))
+            try:
+                cuda_whl = next(p for p in staged if "2.14.1" in p.name)
+                cpu_whl = next(p for p in staged if "2.13.0" in p.name)
+            except StopIteration:
+                listing = "\n  ".join(str(p) for p in (tmp / "cache").rglob("*.whl"))
+                raise SystemExit(f"no staged torch wheels; the cache holds:\n  {listing}") from None
 
         if not args.skip_switch:
             print("\n== variant switch: cpu null 2.13.0 <-> cuda13.0 2.14.1 (deps installed)")
