@@ -135,7 +135,8 @@ def main() -> int:
 
         if not args.skip_switch or args.fresh:
             # the wheels wheelmagic handed the installer (staged under their non-variant names)
-            staged = sorted((tmp / "cache" / "wheelmagic").rglob("torch-*.whl"))
+            found = sorted((tmp / "cache" / "wheelmagic").rglob("torch-*.whl"))
+            staged = [p for p in found if "staged" in p.parts] or found
             try:
                 cuda_whl = next(p for p in staged if "2.14.1" in p.name)
                 cpu_whl = next(p for p in staged if "2.13.0" in p.name)
