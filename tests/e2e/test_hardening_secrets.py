@@ -26,6 +26,7 @@ import pytest
 from support.server import Server, make_wheel, serve_directory
 from support.wheels import build_wheel
 
+from wheelmagic.index.constraints import ConstraintFile
 from wheelmagic.install.backends import (
     Backend,
     BackendFailed,
@@ -49,6 +50,7 @@ class Indexes:
     find_links: tuple[str, ...]
     trusted_hosts: tuple[str, ...] = ()
     cert: str | None = None
+    constraints: tuple[ConstraintFile, ...] = ()
 
 
 def _with_password(url: str) -> str:
