@@ -345,6 +345,8 @@ class IndexClient:
                 result.errors.append(msg)
                 result.notes.append(msg)
                 result.variants[version] = metas[0]
+        for meta in result.variants.values():
+            result.notes.extend(f"{result.name}: {n}" for n in meta.notes)
         sources = {v: m.source for v, m in result.variants.items()}
         for i, c in enumerate(result.candidates):
             v = _version(c)
@@ -354,8 +356,6 @@ class IndexClient:
     def _virtual_variants(self, result: ProjectFiles) -> None:
         """Give files from per-backend PyTorch indexes (or `+cu128` names), and PyPI's plain
         torch/torchvision/torchaudio files (known builds), a virtual label."""
-        for meta in result.variants.values():
-            result.notes.extend(f"{result.name}: {n}" for n in meta.notes)
         index_backends = {s.index_url: s.backend for s in self.sources(result.name)}
         groups: dict[Version, dict[str, list[str]]] = {}
         picked: list[tuple[int, Version, str, str]] = []

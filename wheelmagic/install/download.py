@@ -477,26 +477,6 @@ def _content_range_total(value: str) -> int | None:
     return int(total) if total.isdigit() else None
 
 
-def _int(value: str | None) -> int | None:
-    return int(value) if value and value.isdigit() else None
-
-
-def _parse_content_range(value: str) -> tuple[int | None, int | None]:
-    # "bytes 100-199/200"
-    try:
-        unit, _, rest = value.partition(" ")
-        span, _, total = rest.partition("/")
-        start = int(span.split("-")[0])
-        return start, (int(total) if total.isdigit() else None)
-    except ValueError:
-        return None, None
-
-
-def _content_range_total(value: str) -> int | None:
-    _, _, total = value.rpartition("/")
-    return int(total) if total.isdigit() else None
-
-
 def _nofollow(path: str, flags: int) -> int:
     return os.open(path, flags | os.O_NOFOLLOW)
 
