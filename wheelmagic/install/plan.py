@@ -205,20 +205,28 @@ def make_plan(
         marker_env=interpreter.marker_env,
     )
     # Every variant-enabled package of the request's closure, chosen together (issue 16).
-    resolution = resolve(
-        reqs,
-        source=source,
-        target=target,
-        supported=sup,
-        companions=companions,
-        installed=installed,
-        prereleases=prereleases,
-        variant_label=variant_label,
-        rank=pep825_rank(
-            target, sup, companions, prereleases, fit=fit, prefer_newest=prefer_newest
-        ),
-        known=read,
-    )
+    try:
+        resolution = resolve(
+            reqs,
+            source=source,
+            target=target,
+            supported=sup,
+            companions=companions,
+            installed=installed,
+            prereleases=prereleases,
+            variant_label=variant_label,
+            rank=pep825_rank(
+                target, sup, companions, prereleases, fit=fit, prefer_newest=prefer_newest
+            ),
+            known=read,
+        )
+    except SelectionError as err:
+        # the resolver's own failure: the indexes that could not be read still belong to it
+        if not warnings:
+            raise
+        told = SelectionError(_with_unreadable(err.message, warnings), hint=err.hint)
+        told.explanation = err.explanation
+        raise told from None
     joint = resolution.joint()
     variants.update(resolution.variants)
     warnings.extend(resolution.warnings)
@@ -231,10 +239,7 @@ def make_plan(
         offered = {n: source.project(n) for n in joint.selections if n not in joint.chosen}
         config = getattr(source, "config", None)
         fail = failure(joint, offered, config.index_urls if config else ())
-        message = fail.message
-        if warnings:
-            message += "\n  and some indexes could not be read:\n  " + "\n  ".join(warnings)
-        raise SelectionError(message, hint=fail.hint)
+        raise SelectionError(_with_unreadable(fail.message, warnings), hint=fail.hint)
     reasons.extend(joint.notes)
     packages: list[PlannedFile] = []
     satisfied: list[PlannedFile] = []
@@ -272,6 +277,13 @@ def make_plan(
         warnings,
         unused,
     )
+
+
+def _with_unreadable(message: str, warnings: Sequence[str]) -> str:
+    """A failure, then what could not be read (a broken variants.json is often the cause)."""
+    if not warnings:
+        return message
+    return message + "\n  and some indexes could not be read:\n  " + "\n  ".join(warnings)
 
 
 def _prefixed(name: str, text: str) -> str:
