@@ -33,6 +33,7 @@ from pathlib import Path
 
 from wheelmagic.app import Session
 from wheelmagic.errors import WheelmagicError
+from wheelmagic.install.cache import sha256_of
 from wheelmagic.options import Options
 
 __all__ = ["MachinePlan", "MirrorError", "MirrorReport", "build_mirror", "snapshot_files"]
@@ -216,7 +217,7 @@ def _mirror_machine(
             try:
                 if not dest.exists():
                     old = previous.get(planned.filename)
-                    if old is not None and planned.sha256 and _sha256(old) == planned.sha256:
+                    if old is not None and planned.sha256 and sha256_of(old) == planned.sha256:
                         _link(old, dest)
                         report.reused.append(planned.filename)
                     else:
@@ -342,7 +343,7 @@ def _verify(session: Session, name: str, path: Path, machine: str) -> None:
             f"{machine}: {path.name}: the index lists no sha256 for it, so it cannot be verified",
             hint="use an index that publishes hashes (PEP 503 #sha256=)",
         )
-    got = _sha256(path)
+    got = sha256_of(path)
     if got != listed.lower():
         raise MirrorError(
             f"{machine}: {path.name}: sha256 {got} is not the {listed} the index lists",
@@ -369,14 +370,6 @@ def _link(src: Path, dst: Path) -> None:
         if err.errno in _FULL:
             raise
         shutil.copyfile(src, dst)
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(1 << 20):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _disk_error(err: OSError, doing: str, out: Path | None) -> MirrorError | OSError:
