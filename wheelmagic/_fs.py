@@ -36,6 +36,17 @@ def cache_dir() -> Path:
     return Path(user_cache_dir(APP_NAME))
 
 
+def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
+    """The sha256 of a file, streamed (wheels are hundreds of MB)."""
+    import hashlib
+
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
 def atomic_write(path: Path, data: bytes) -> None:
     """Replace `path` with `data`: a temp file in the same directory, fsynced, `os.replace`d.
 

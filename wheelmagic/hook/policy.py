@@ -334,24 +334,18 @@ class Policy:
         if settings.on_mismatch == "off":
             return None
         self._wait_for_installs(name, settings)
-        checkup = self._doctor()
-        self.checkup = checkup
-        if checkup is None:
-            return None
-        m = Mismatch.of(checkup.diagnosis)
-        if m.status not in ("suboptimal", "broken"):
+        m = self._mismatch()
+        if m is None:
             return None
         if self._would_fix(m, settings):
             with self._exclusive(name, settings) as waited:
                 if waited:
                     # another process fixed (or tried to fix) this environment while we
                     # waited: judge what is installed now, never what we saw before
-                    checkup = self._doctor()
-                    self.checkup = checkup
-                    if checkup is None:
+                    m = self._mismatch()
+                    if m is None and self.checkup is None:
                         return None
-                    m = Mismatch.of(checkup.diagnosis)
-                    if m.status not in ("suboptimal", "broken"):
+                    if m is None:
                         say(
                             f"{PREFIX} another process installed a fitting {name} build "
                             "while this one waited: importing it"
@@ -359,6 +353,14 @@ class Policy:
                         return self._refind(name, module)
                 return self._act(name, module, m, settings)
         return self._act(name, module, m, settings)
+
+    def _mismatch(self) -> Mismatch | None:
+        """The doctor's verdict now, when it is one to act on (None: fits, or no verdict)."""
+        self.checkup = self._doctor()
+        if self.checkup is None:
+            return None
+        m = Mismatch.of(self.checkup.diagnosis)
+        return m if m.status in ("suboptimal", "broken") else None
 
     def _would_fix(self, m: Mismatch, settings: Settings) -> bool:
         return (m.status == "broken" and settings.fixes_broken) or (

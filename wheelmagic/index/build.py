@@ -34,19 +34,12 @@ from typing import Any
 from packaging.utils import canonicalize_name
 from packaging.version import Version
 
+from wheelmagic._fs import sha256_file
 from wheelmagic.errors import InvalidWheelName, VariantMetadataError, WheelmagicError
 from wheelmagic.variants.filename import WheelName, parse_wheel_name
 from wheelmagic.variants.metadata import VariantsMetadata, merge_metadata, parse_variants_json
 
 LINK_MODES = ("auto", "copy", "hardlink", "symlink")
-
-
-def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(chunk):
-            h.update(block)
-    return h.hexdigest()
 
 
 @dataclass

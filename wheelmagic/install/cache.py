@@ -34,7 +34,7 @@ from typing import BinaryIO
 
 from filelock import FileLock
 
-from wheelmagic._fs import cache_dir
+from wheelmagic._fs import cache_dir, sha256_file
 from wheelmagic.index.urls import safe_filename
 from wheelmagic.install import digests
 
@@ -51,12 +51,8 @@ def parse_size(text: str) -> int:
     return int(float(m.group(1)) * mult)
 
 
-def sha256_of(path: Path, chunk: int = 1 << 20) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(chunk):
-            h.update(block)
-    return h.hexdigest()
+#: the one streamed file hash (wheelmagic._fs), under the name this module's callers use
+sha256_of = sha256_file
 
 
 #: (device, inode, mtime_ns, size) -> sha256 of the files this process has hashed or written

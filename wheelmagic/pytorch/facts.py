@@ -106,6 +106,8 @@ CUDA_ARCH_LISTS_AARCH64: dict[str, tuple[str, ...]] = {
 
 #: ROCm index -> gfx targets (uv `LINUX_AMD_GPU_DRIVERS`, derived from get_arch_list()).
 _GFX_BASE = ("gfx900", "gfx906", "gfx908", "gfx90a", "gfx942")
+#: ROCm 7.0 and 7.1 builds target the same GPUs
+_GFX_70 = (*_GFX_BASE, "gfx950", "gfx1030", "gfx1100", "gfx1101", "gfx1102", "gfx1200", "gfx1201")
 ROCM_GFX: dict[str, tuple[str, ...]] = {
     "rocm7.2": (
         *_GFX_BASE,
@@ -119,26 +121,8 @@ ROCM_GFX: dict[str, tuple[str, ...]] = {
         "gfx1200",
         "gfx1201",
     ),
-    "rocm7.1": (
-        *_GFX_BASE,
-        "gfx950",
-        "gfx1030",
-        "gfx1100",
-        "gfx1101",
-        "gfx1102",
-        "gfx1200",
-        "gfx1201",
-    ),
-    "rocm7.0": (
-        *_GFX_BASE,
-        "gfx950",
-        "gfx1030",
-        "gfx1100",
-        "gfx1101",
-        "gfx1102",
-        "gfx1200",
-        "gfx1201",
-    ),
+    "rocm7.1": _GFX_70,
+    "rocm7.0": _GFX_70,
     "rocm6.4": (*_GFX_BASE, "gfx1030", "gfx1100", "gfx1101", "gfx1102", "gfx1200", "gfx1201"),
     "rocm6.3": (*_GFX_BASE, "gfx1030", "gfx1100", "gfx1101", "gfx1102", "gfx1200", "gfx1201"),
     "rocm6.2.4": (*_GFX_BASE, "gfx1030", "gfx1100", "gfx1101", "gfx1102", "gfx1200", "gfx1201"),
