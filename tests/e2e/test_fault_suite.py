@@ -357,12 +357,14 @@ def _kill_install(s: Setup, when: str) -> dict[str, object]:
     )
     backup_dir = s.prefix / ".wheelmagic-backup"
     if when == "after-backup":
-        hit = _wait_for(lambda: backup_dir.is_dir() and any(backup_dir.iterdir()))
+        reached = lambda: backup_dir.is_dir() and any(backup_dir.iterdir())  # noqa: E731
     else:  # pip is writing the new files
-        hit = _wait_for(lambda: (site / "torch" / "_m500.py").exists())
+        reached = lambda: (site / "torch" / "_m500.py").exists()  # noqa: E731
+    # stop waiting when the install ended by itself: then say how, instead of timing out
+    hit = _wait_for(lambda: reached() or proc.poll() is not None) and reached()
     os.killpg(proc.pid, signal.SIGKILL)
-    proc.communicate(timeout=60)
-    assert hit, f"never reached {when}"
+    out, err = proc.communicate(timeout=60)
+    assert hit, f"never reached {when}; the install exited {proc.returncode}:\n{out}{err}"
     return {"build_after_kill": s.build()}
 
 
