@@ -375,7 +375,9 @@ class IndexClient:
                 if plain is None:
                     continue
                 backend, known = plain
-            inferred = legacy_torch.inferred_note(result.name, wheel.version, backend, cand.filename)
+            inferred = legacy_torch.inferred_note(
+                result.name, wheel.version, backend, cand.filename
+            )
             known += f"; {inferred}" if inferred else ""
             groups.setdefault(wheel.version, {}).setdefault(backend, []).append(cand.filename)
             picked.append((i, wheel.version, backend, known))
