@@ -23,6 +23,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
+from installer.records import InvalidRecordEntry, parse_record_file
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import InvalidVersion, Version
@@ -282,11 +283,24 @@ def _cuda_from_requirements(reqs: Sequence[Requirement]) -> tuple[str | None, tu
 
 
 def _native_libs(dist: md.Distribution) -> tuple[str, ...]:
+    """The accelerator libraries the RECORD lists.
+
+    Read as text with pypa/installer's parser, not through `dist.files`: once `distributed`
+    (Dask) is imported, `importlib.metadata` hands out the `importlib_metadata` backport's
+    distributions, whose `files` leaves out every row not on disk.
+    """
+    text = _read_text(dist, "RECORD")
+    if not text:
+        return ()
+    try:
+        rows = list(parse_record_file(text.splitlines()))
+    except InvalidRecordEntry:
+        return ()
     libs: list[str] = []
-    for path in dist.files or ():
-        base = path.name.split(".", 1)[0]
-        if base in _NATIVE_LIBS and path.name not in libs:
-            libs.append(path.name)
+    for path, _hash, _size in rows:
+        name = path.rsplit("/", 1)[-1]
+        if name.split(".", 1)[0] in _NATIVE_LIBS and name not in libs:
+            libs.append(name)
     return tuple(libs)
 
 

@@ -15,6 +15,7 @@ from wheelmagic.installed import (
     InstalledBuild,
     parse_version_py,
     plan_installed,
+    read_distribution,
     read_installed,
 )
 from wheelmagic.pytorch.backend import Backend
@@ -403,3 +404,14 @@ def test_plan_installed(tmp_path: Path) -> None:
     assert plan_installed(read_installed([tmp_path])) == {
         "torch": (Version("2.11.0+cu130"), "cuda13.0")
     }
+
+
+def test_record_fallback_whatever_metadata_library_found_the_dist(tmp_path: Path) -> None:
+    """`import distributed` (the Dask plugin, its tests) makes `importlib.metadata` hand out
+    the `importlib_metadata` backport's distributions, whose `.files` drops every RECORD row
+    that is not on disk: the RECORD is read as text, the same for both."""
+    backport = pytest.importorskip("importlib_metadata")
+    dist_info = make_dist(tmp_path, "torch", "2.8.0", files=["torch/lib/libtorch_cuda.so"])
+    build = read_distribution(backport.PathDistribution(dist_info))
+    assert build is not None and build.kind == "cuda", build
+    assert build.evidence == ("RECORD lists libtorch_cuda.so",)
