@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from support.e2e import make_venv
+from support.e2e import clean_env, make_venv, wheelmagic
 from support.wheels import build_wheel
 
 from wheelmagic.index.build import build_index
@@ -32,18 +32,17 @@ def test_constraint_caps_a_dependency_the_installer_resolves(tmp_path: Path, bac
     constraints = tmp_path / "constraints.txt"
     constraints.write_text("dep<2\n")
     python = make_venv(tmp_path / "venv", with_pip=backend == "pip")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PIP_", "UV_", "WHEELMAGIC"))}
-    env.update(
-        PIP_CONFIG_FILE=os.devnull,
-        PIP_CONSTRAINT=str(constraints),
-        WHEELMAGIC_CACHE_DIR=str(tmp_path / "cache"),
-        PATH=f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}",
+    env = clean_env(
+        tmp_path,
+        {
+            "PIP_CONSTRAINT": str(constraints),
+            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+        },
     )
     index = (tmp_path / "www" / "simple").as_uri() + "/"
-    r = subprocess.run(
-        [sys.executable, "-m", "wheelmagic", "install", "app", "--yes", "--index-url", index,
-         "--python", python, "--backend", backend],
-        env=env, capture_output=True, text=True, timeout=300,
+    r = wheelmagic(
+        "install", "app", "--yes", "--index-url", index, "--python", python, "--backend", backend,
+        env=env,
     )  # fmt: skip
     assert r.returncode == 0, r.stderr
     shown = subprocess.run(

@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from support.e2e import Ran, wheelmagic
 from support.server import serve_directory
 from support.wheels import build_wheel
 
@@ -37,7 +36,7 @@ def index(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield srv.url("simple/")
 
 
-def run(tmp_path: Path, *args: str, **env_extra: str) -> subprocess.CompletedProcess[str]:
+def run(tmp_path: Path, *args: str, **env_extra: str) -> Ran:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PIP_", "UV_", "WHEELMAGIC"))}
     xdg = tmp_path / "xdg"
     xdg.mkdir(exist_ok=True)
@@ -48,13 +47,7 @@ def run(tmp_path: Path, *args: str, **env_extra: str) -> subprocess.CompletedPro
         WHEELMAGIC_CACHE_DIR=str(tmp_path / "cache"),
     )
     env.update(env_extra)
-    return subprocess.run(
-        [sys.executable, "-m", "wheelmagic", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    return wheelmagic(*args, env=env)
 
 
 def plan(tmp_path: Path, index: str, *extra: str, req: str = "torch", **env: str) -> dict:  # type: ignore[type-arg]

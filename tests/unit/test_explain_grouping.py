@@ -3,11 +3,10 @@ requirement; `--explain=all` lists them (issue 13 item 7)."""
 
 from __future__ import annotations
 
-import os
-import subprocess
 import sys
 from pathlib import Path
 
+from support.e2e import clean_env, wheelmagic
 from support.server import serve_directory
 from support.wheels import build_wheel
 
@@ -25,29 +24,19 @@ def explain(tmp_path: Path, flag: str) -> str:
     for tag in (FITS, *OTHER_PLATFORMS, *OTHER_PYTHONS):
         build_wheel(tmp_path / "w", "torch", "2.14.1", tag=tag)
     build_index(tmp_path / "w", tmp_path / "www")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PIP_", "UV_", "WHEELMAGIC"))}
-    env.update(PIP_CONFIG_FILE=os.devnull, WHEELMAGIC_CACHE_DIR=str(tmp_path / "cache"))
     with serve_directory(tmp_path / "www") as srv:
-        ran = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "wheelmagic",
-                "install",
-                "torch",
-                "--dry-run",
-                flag,
-                "--platform",
-                str(SNAPSHOT),
-                "--index-url",
-                srv.url("simple/"),
-                "--torch-backend",
-                "none",
-            ],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=300,
+        ran = wheelmagic(
+            "install",
+            "torch",
+            "--dry-run",
+            flag,
+            "--platform",
+            str(SNAPSHOT),
+            "--index-url",
+            srv.url("simple/"),
+            "--torch-backend",
+            "none",
+            env=clean_env(tmp_path),
         )
     assert ran.returncode == 0, ran.stderr
     return ran.stdout

@@ -5,11 +5,9 @@ item 11). The `+cpu` wheel comes from a per-backend PyTorch index (read as a vir
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
+from support.e2e import clean_env, wheelmagic
 from support.server import make_wheel, serve_directory, variant_doc
 from support.wheels import build_wheel
 
@@ -19,32 +17,24 @@ SNAPSHOT = Path(__file__).parent.parent / "data" / "platforms" / "cpu-x86_64-v3.
 
 
 def plan(tmp_path: Path, index: str, base: str, *extra: str, variant_index: str = "") -> dict:  # type: ignore[type-arg]
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PIP_", "UV_", "WHEELMAGIC"))}
-    env.update(
-        PIP_CONFIG_FILE=os.devnull,
-        WHEELMAGIC_CACHE_DIR=str(tmp_path / "cache"),
-        WHEELMAGIC_PYTORCH_INDEX_BASE=base,
-        WHEELMAGIC_PYTORCH_VARIANT_INDEX=variant_index or index,
+    env = clean_env(
+        tmp_path,
+        {
+            "WHEELMAGIC_PYTORCH_INDEX_BASE": base,
+            "WHEELMAGIC_PYTORCH_VARIANT_INDEX": variant_index or index,
+        },
     )
-    ran = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "wheelmagic",
-            "install",
-            "torch",
-            "--dry-run",
-            "--json",
-            "--platform",
-            str(SNAPSHOT),
-            "--index-url",
-            index,
-            *extra,
-        ],
+    ran = wheelmagic(
+        "install",
+        "torch",
+        "--dry-run",
+        "--json",
+        "--platform",
+        str(SNAPSHOT),
+        "--index-url",
+        index,
+        *extra,
         env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
     )
     assert ran.returncode == 0, ran.stderr
     return json.loads(ran.stdout)  # type: ignore[no-any-return]

@@ -3,11 +3,11 @@ also when the winner is a CPU build (the sentence once read "has no build that c
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from support.e2e import clean_env
 from support.wheels import build_wheel
 
 from wheelmagic.app import Session
@@ -29,8 +29,7 @@ def index(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 def why(index: str, machine: str, tmp_path: Path) -> str:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PIP_", "WHEELMAGIC"))}
-    env.update(PIP_CONFIG_FILE=os.devnull, WHEELMAGIC_CACHE_DIR=str(tmp_path))
+    env = clean_env(tmp_path)
     options = Options(index_url=index, platform_file=str(PLATFORMS / f"{machine}.snapshot.json"))
     with Session(options, environ=env) as s:
         (torch,) = s.plan(["torch"]).packages

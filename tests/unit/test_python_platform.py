@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from support.e2e import Ran, clean_env, wheelmagic
 from support.server import serve_directory
 from support.wheels import build_wheel
 
@@ -35,16 +35,8 @@ def index(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield srv.url("simple/")
 
 
-def run(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PIP_", "UV_", "WHEELMAGIC"))}
-    env.update(PIP_CONFIG_FILE=os.devnull, WHEELMAGIC_CACHE_DIR=str(tmp_path / "cache"))
-    return subprocess.run(
-        [sys.executable, "-m", "wheelmagic", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+def run(tmp_path: Path, *args: str) -> Ran:
+    return wheelmagic(*args, env=clean_env(tmp_path))
 
 
 def plan(tmp_path: Path, index: str, *extra: str) -> dict:  # type: ignore[type-arg]

@@ -8,13 +8,13 @@ for sm_75..sm_120 and a CPU (null) build: none of the four machines can use the 
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from support.e2e import Ran, clean_env, wheelmagic
 from support.wheels import build_wheel
 
 from wheelmagic.index.build import build_index
@@ -44,19 +44,11 @@ def index(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 def _env(tmp_path: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PIP_", "UV_", "WHEELMAGIC"))}
-    env.update(PIP_CONFIG_FILE=os.devnull, WHEELMAGIC_CACHE_DIR=str(tmp_path / "cache"))
-    return env
+    return clean_env(tmp_path)
 
 
-def _cli(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "wheelmagic", *args],
-        env=_env(tmp_path),
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+def _cli(tmp_path: Path, *args: str) -> Ran:
+    return wheelmagic(*args, env=_env(tmp_path))
 
 
 def _target(platform: str, index: str) -> list[str]:
