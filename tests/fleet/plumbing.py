@@ -15,13 +15,12 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
-import sysconfig
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from support.e2e import overlay_venv
 from support.server import Server, serve_directory
 from support.wheels import LABELS, build_plain_wheel, build_wheel
 
@@ -127,21 +126,7 @@ class FleetVenv:
 def fleet_venv(base: Path) -> FleetVenv:
     """A venv with the project's packages behind its own, and their console scripts."""
     prefix = base / "venv"
-    subprocess.run(
-        [sys.executable, "-m", "venv", "--without-pip", str(prefix)], check=True, timeout=120
-    )
-    python = str(prefix / "bin" / "python")
-    site = subprocess.run(
-        [python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-        check=True,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    ).stdout.strip()
-    parent = sysconfig.get_paths()["purelib"]
-    Path(site, "zz_wheelmagic_fleet_parent.pth").write_text(
-        f"import site; site.addsitedir({parent!r})\n"
-    )
+    python = overlay_venv(prefix)
     for name, imp in SCRIPTS.items():
         script = prefix / "bin" / name
         script.write_text(

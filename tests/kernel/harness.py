@@ -18,8 +18,6 @@ import contextlib
 import json
 import os
 import subprocess
-import sys
-import sysconfig
 import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
@@ -27,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support.e2e import overlay_venv
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -47,21 +46,7 @@ def make_kernel_venv(base: Path, *, enabled: bool = True) -> KernelVenv:
     from wheelmagic.commands.enable import enable
 
     prefix = base / "venv"
-    subprocess.run(
-        [sys.executable, "-m", "venv", "--without-pip", str(prefix)], check=True, timeout=120
-    )
-    python = str(prefix / "bin" / "python")
-    site = subprocess.run(
-        [python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-        check=True,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    ).stdout.strip()
-    parent = sysconfig.get_paths()["purelib"]  # .venv's: ipykernel, IPython, wheelmagic (editable)
-    Path(site, "zz_wheelmagic_tests_parent.pth").write_text(
-        f"import site; site.addsitedir({parent!r})\n"
-    )
+    python = overlay_venv(prefix)
     if enabled:
         enable("sys-prefix", prefix=str(prefix))
     kernels = prefix.parent / "kernels"

@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import sysconfig
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -161,6 +162,28 @@ def index_build(wheel_dir: Path, out_dir: Path, env: Mapping[str, str]) -> Path:
 
                 shutil.copyfile(target, placed)
     return out_dir
+
+
+def overlay_venv(prefix: Path) -> str:
+    """A venv in about a second: no pip; this test run's packages (ipykernel, IPython, the
+    editable wheelmagic, ...) are reached through a .pth, behind the venv's own. Returns its
+    python."""
+    subprocess.run(
+        [sys.executable, "-m", "venv", "--without-pip", str(prefix)], check=True, timeout=120
+    )
+    python = str(prefix / "bin" / "python")
+    site = subprocess.run(
+        [python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    ).stdout.strip()
+    parent = sysconfig.get_paths()["purelib"]
+    Path(site, "zz_wheelmagic_tests_parent.pth").write_text(
+        f"import site; site.addsitedir({parent!r})\n"
+    )
+    return python
 
 
 def make_venv(path: Path, *, with_pip: bool = True) -> str:
