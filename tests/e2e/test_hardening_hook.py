@@ -22,6 +22,7 @@ from pathlib import Path
 
 import pytest
 from filelock import FileLock
+from support.e2e import hook_env
 from support.server import Server, serve_directory
 from support.wheels import build_wheel
 
@@ -52,22 +53,6 @@ def index(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         yield srv
 
 
-def _env(cache: Path, platform: str, index_url: str, **extra: str) -> dict[str, str]:
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("WHEELMAGIC_", "PIP_", "UV_")) and k != "PYTHONPATH"
-    }
-    env.update(
-        WHEELMAGIC_PLATFORM=platform,
-        WHEELMAGIC_CACHE_DIR=str(cache),
-        WHEELMAGIC_INDEX_URL=index_url,
-        PYTHONNOUSERSITE="1",
-        **extra,
-    )
-    return env
-
-
 @pytest.mark.parametrize("held", ["install", "fix"])
 def test_import_stops_with_an_explanation_when_the_other_process_takes_too_long(
     index: Server, tmp_path: Path, held: str
@@ -81,7 +66,7 @@ def test_import_stops_with_an_explanation_when_the_other_process_takes_too_long(
     cache = tmp_path / "cache"
     setup = subprocess.run(
         [py, "-m", "wheelmagic", "install", f"torch=={VERSION}", "--variant", "cuda12.8", "--yes"],
-        env=_env(cache, str(H100), index.url("simple/")),
+        env=hook_env(cache, str(H100), index.url("simple/")),
         capture_output=True,
         text=True,
         timeout=300,
@@ -99,7 +84,7 @@ def test_import_stops_with_an_explanation_when_the_other_process_takes_too_long(
     with holder:
         r = subprocess.run(
             [py, "-c", CODE],
-            env=_env(cache, str(no_gpu), index.url("simple/"), WHEELMAGIC_HOOK_LOCK_WAIT="1"),
+            env=hook_env(cache, str(no_gpu), index.url("simple/"), WHEELMAGIC_HOOK_LOCK_WAIT="1"),
             capture_output=True,
             text=True,
             timeout=120,

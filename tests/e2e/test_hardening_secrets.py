@@ -12,7 +12,6 @@ not (`... (dependencies from http://alice:s3cret@...)`), and `--find-links` went
 from __future__ import annotations
 
 import base64
-import os
 import shlex
 import shutil
 import subprocess
@@ -23,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from support.e2e import hook_env
 from support.server import Server, make_wheel, serve_directory
 from support.wheels import build_wheel
 
@@ -156,21 +156,6 @@ def venv(tmp_path: Path) -> Path:
     return v
 
 
-def _env(cache: Path, platform: str, index_url: str) -> dict[str, str]:
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("WHEELMAGIC_", "PIP_", "UV_")) and k != "PYTHONPATH"
-    }
-    env.update(
-        WHEELMAGIC_PLATFORM=platform,
-        WHEELMAGIC_CACHE_DIR=str(cache),
-        WHEELMAGIC_INDEX_URL=index_url,
-        PYTHONNOUSERSITE="1",
-    )
-    return env
-
-
 def test_hook_fix_failure_hides_the_password_in_output_and_records(
     venv: Path, tmp_path: Path
 ) -> None:
@@ -192,7 +177,7 @@ def test_hook_fix_failure_hides_the_password_in_output_and_records(
         py = str(venv / "bin" / "python")
         setup = subprocess.run(
             [py, "-m", "wheelmagic", "install", "torch==2.9.0", "--variant", "cuda12.8", "--yes"],
-            env=_env(cache, str(H100), url),
+            env=hook_env(cache, str(H100), url),
             capture_output=True,
             text=True,
             timeout=300,
@@ -200,7 +185,7 @@ def test_hook_fix_failure_hides_the_password_in_output_and_records(
         assert setup.returncode == 0, setup.stderr
         r = subprocess.run(
             [py, "-c", "import wheelmagic.hook as h; h.install(); import torch"],
-            env=_env(cache, str(no_gpu), url),
+            env=hook_env(cache, str(no_gpu), url),
             capture_output=True,
             text=True,
             timeout=300,

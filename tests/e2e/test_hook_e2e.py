@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from support.e2e import hook_env
 from support.server import Server, serve_directory
 from support.wheels import build_wheel
 
@@ -92,17 +93,7 @@ def run(
     policy: str | None = None,
     index_url: str | None = None,
 ) -> subprocess.CompletedProcess[str]:
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("WHEELMAGIC_", "PIP_", "UV_")) and k != "PYTHONPATH"
-    }
-    env.update(
-        WHEELMAGIC_PLATFORM=platform,
-        WHEELMAGIC_CACHE_DIR=str(cache),
-        WHEELMAGIC_INDEX_URL=index_url or index.url("simple/"),
-        PYTHONNOUSERSITE="1",
-    )
+    env = hook_env(cache, platform, index_url or index.url("simple/"))
     if policy is not None:
         env["WHEELMAGIC_ON_MISMATCH"] = policy
     return subprocess.run(

@@ -164,6 +164,24 @@ def index_build(wheel_dir: Path, out_dir: Path, env: Mapping[str, str]) -> Path:
     return out_dir
 
 
+def hook_env(cache: Path, platform: str, index_url: str, **extra: str) -> dict[str, str]:
+    """For a process that imports torch under the hook: the platform, cache and index it is
+    told, and none of this machine's pip/uv/wheelmagic settings or user site."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("WHEELMAGIC_", "PIP_", "UV_")) and k != "PYTHONPATH"
+    }
+    env.update(
+        WHEELMAGIC_PLATFORM=platform,
+        WHEELMAGIC_CACHE_DIR=str(cache),
+        WHEELMAGIC_INDEX_URL=index_url,
+        PYTHONNOUSERSITE="1",
+        **extra,
+    )
+    return env
+
+
 def overlay_venv(prefix: Path) -> str:
     """A venv in about a second: no pip; this test run's packages (ipykernel, IPython, the
     editable wheelmagic, ...) are reached through a .pth, behind the venv's own. Returns its
