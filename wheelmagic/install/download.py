@@ -20,7 +20,6 @@ import hashlib
 import json
 import os
 import queue
-import shutil
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -546,10 +545,3 @@ def planned_downloader(
         ).path
 
     return download
-
-
-def copy_out(result: FetchResult, dest_dir: Path) -> Path:
-    """Copy a cached file out (for `pip download`-like use)."""
-    dest = dest_dir / result.path.name
-    shutil.copyfile(result.path, dest)
-    return dest

@@ -119,10 +119,6 @@ class ExecuteResult:
     #: the installer's full output
     log_path: Path | None = None
 
-    @property
-    def changed_names(self) -> list[str]:
-        return [c.name for c in self.changed]
-
     def summary(self) -> str:
         if not self.changed:
             return "nothing changed"
