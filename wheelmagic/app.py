@@ -218,7 +218,10 @@ class Session:
                     )
             if not req.specifier.contains(version, prereleases=True):
                 return FitCheck(False, f"{shown} does not satisfy {req}")
-        diagnosis = self.doctor(names).diagnosis
+        from wheelmagic.pytorch.diagnose import diagnose
+
+        # judged on the builds read above: reading every dist-info again costs as much again
+        diagnosis = diagnose(builds, self.platform, self.supported, where=interpreter.executable)
         if diagnosis.status != "fits":
             return FitCheck(False, "; ".join(diagnosis.reasons) or diagnosis.status)
         mine = tuple(
